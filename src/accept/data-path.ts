@@ -1,0 +1,28 @@
+/**
+ * The state every connection reads at its start: route table, resolver, allowlist, pipe engine.
+ * A reload builds a new DataPathState and swaps it with one assignment (STYLE.md §6); connections
+ * already running keep the snapshot they started with.
+ */
+import type { Config, ListenerConfig } from '../config/schema.js';
+import type { PipeEngine } from '../pipe/engine.js';
+import type { AddressPolicy } from '../resolve/address-policy.js';
+import type { AaaaResolver } from '../resolve/resolver.js';
+import type { RouteTable } from '../route/route-table.js';
+
+export interface DataPathState {
+  readonly config: Config;
+  readonly routes: RouteTable;
+  readonly policy: AddressPolicy;
+  readonly resolver: AaaaResolver;
+  readonly pipe: PipeEngine;
+}
+
+export interface DataPath {
+  current(): DataPathState;
+}
+
+export interface ListenerRuntime {
+  readonly config: ListenerConfig;
+  /** The port actually bound (differs from the config when it says 0). */
+  readonly port: number;
+}

@@ -1,0 +1,114 @@
+/**
+ * One net.Server per configured listener: accepts, enforces maxConnections, creates the per-connection
+ * context and child logger, and hands the socket to the protocol's handler.
+ */
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { ListenerConfig } from '../config/schema.js';
+import type { Logger } from '../observe/logger.js';
+import type { PipeHandle } from '../pipe/engine.js';
+import { formatHostPort, normalizeClientAddress, parseHostPort } from './address.js';
+import { ConnectionContext, nextConnectionId } from './context.js';
+import type { DataPath, ListenerRuntime } from './data-path.js';
+import { handleTlsConnection } from './tls-connection.js';
+
+interface Active {
+  readonly socket: Socket;
+  pipe: PipeHandle | null;
+}
+
+export class ProxyListener {
+  private readonly server: Server;
+  private readonly active = new Set<Active>();
+  private readonly idle = new Set<() => void>();
+  private boundPort = 0;
+
+  constructor(
+    readonly config: ListenerConfig,
+    private readonly dataPath: DataPath,
+    private readonly log: Logger,
+  ) {
+    // allowHalfOpen: a client FIN must only end one direction (TLS close_notify then FIN, with the
+    // server's reply still on its way). pauseOnConnect: nothing is read before the sniffer is ready.
+    this.server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (socket) => this.accept(socket));
+    this.server.on('error', (err) => this.log.error({ err, listener: config.name }, 'listener error'));
+  }
+
+  get connections(): number {
+    return this.active.size;
+  }
+
+  get address(): AddressInfo | null {
+    const address = this.server.address();
+    return typeof address === 'object' ? address : null;
+  }
+
+  async start(): Promise<AddressInfo> {
+    const address = parseHostPort(this.config.address);
+    if (address === null) throw new Error(`listener ${this.config.name}: bad address ${this.config.address}`);
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void => reject(new Error(`listener ${this.config.name}: cannot listen on ${this.config.address}: ${err.message}`, { cause: err }));
+      this.server.once('error', onError);
+      // ipv6Only false on "[::]" gives the dual-stack socket the brief asks for.
+      this.server.listen({ host: address.host, port: address.port, ipv6Only: false, backlog: 1024 }, () => {
+        this.server.off('error', onError);
+        resolve();
+      });
+    });
+    const bound = this.address;
+    if (bound === null) throw new Error(`listener ${this.config.name}: no address after listen`);
+    this.boundPort = bound.port;
+    this.log.info(
+      { listener: this.config.name, protocol: this.config.protocol, address: formatHostPort(bound.address, bound.port) },
+      'listening',
+    );
+    return bound;
+  }
+
+  /** Stops accepting; open connections continue. Resolves when the server is closed. */
+  stopAccepting(): Promise<void> {
+    return new Promise((resolve) => {
+      if (!this.server.listening) return resolve();
+      this.server.close(() => resolve());
+    });
+  }
+
+  /** Resolves once no connection is open (or at once when none is). */
+  whenIdle(): Promise<void> {
+    if (this.active.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idle.add(resolve));
+  }
+
+  /** Closes every open connection with a reset (drain deadline passed). */
+  abortAll(): void {
+    for (const entry of this.active) {
+      if (entry.pipe !== null) entry.pipe.abort();
+      else entry.socket.destroy();
+    }
+  }
+
+  private accept(socket: Socket): void {
+    const client = normalizeClientAddress(socket.remoteAddress);
+    if (this.active.size >= this.config.maxConnections) {
+      this.log.warn({ listener: this.config.name, client, outcome: 'overload', code: 'EDGE_OVER_CAPACITY' }, 'connection refused: maxConnections reached');
+      socket.on('error', () => {});
+      socket.destroy();
+      return;
+    }
+    const id = nextConnectionId();
+    const clientPort = socket.remotePort ?? 0;
+    const log = this.log.child({ conn: id, listener: this.config.name, client, clientPort });
+    const ctx = new ConnectionContext(id, this.config.name, client, clientPort, log);
+    const entry: Active = { socket, pipe: null };
+    this.active.add(entry);
+    const runtime: ListenerRuntime = { config: this.config, port: this.boundPort };
+    handleTlsConnection(socket, ctx, runtime, this.dataPath, (pipe) => (entry.pipe = pipe))
+      .catch((err: unknown) => log.error({ err }, 'connection handler failed'))
+      .finally(() => {
+        this.active.delete(entry);
+        if (this.active.size === 0) {
+          for (const resolve of this.idle) resolve();
+          this.idle.clear();
+        }
+      });
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * The TLS passthrough path for one client connection:
+ * sniff the ClientHello → route by SNI → resolve AAAA → staggered connect → pipe the untouched bytes.
+ * Every failure is a ProxyError; `describeOutcome` decides the alert, this module only sends it.
+ */
+import type { Socket } from 'node:net';
+import { dial } from '../connect/dialer.js';
+import { describeOutcome, ProxyError, type Outcome } from '../errors.js';
+import type { PipeEnd, PipeHandle, PipeResult } from '../pipe/engine.js';
+import { createTlsSniffer, type ClientHello } from '../sniff/tls-client-hello.js';
+import { encodeAlert } from '../tls/alert.js';
+import { formatHostPort } from './address.js';
+import type { ConnectionContext } from './context.js';
+import type { DataPath, ListenerRuntime } from './data-path.js';
+import { sniffSocket } from './sniff-socket.js';
+
+/** Fields of the one log line written when the connection ends. */
+interface ConnectionRecord {
+  sni?: string | null;
+  alpn?: readonly string[];
+  route?: string;
+  target?: string;
+  backend?: string;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+const END_OUTCOME: Record<PipeEnd, Outcome> = {
+  done: 'ok',
+  idle: 'timeout',
+  'client-reset': 'reset',
+  'backend-reset': 'reset',
+  aborted: 'reset',
+  error: 'reset',
+};
+
+/** Bound on lingering after an alert, so a client that never closes cannot hold the socket. */
+const ALERT_LINGER_MS = 2_000;
+
+export async function handleTlsConnection(
+  socket: Socket,
+  ctx: ConnectionContext,
+  listener: ListenerRuntime,
+  dataPath: DataPath,
+  track: (pipe: PipeHandle) => void,
+): Promise<void> {
+  const record: ConnectionRecord = { bytesIn: 0, bytesOut: 0 };
+  // Until the pipe engine takes over, errors on the client socket are reported by the phase that is
+  // waiting on it; this listener only keeps an early RST from crashing the process.
+  const swallow = (): void => {};
+  socket.on('error', swallow);
+  const abort = new AbortController();
+  const onClientGone = (): void => abort.abort(new ProxyError('EDGE_CLIENT_CLOSED', 'client went away'));
+  let result: PipeResult;
+  try {
+    const cfg = listener.config;
+    const { value: hello, head } = await sniffSocket(socket, createTlsSniffer({ maxHelloBytes: cfg.maxHelloBytes }), {
+      timeoutMs: cfg.sniffTimeoutMs,
+      maxBytes: cfg.maxHelloBytes + 16_384,
+    });
+    ctx.mark('sniff');
+    record.sni = hello.serverName;
+    record.alpn = hello.alpn;
+    socket.once('close', onClientGone);
+
+    const name = requestedName(hello, cfg.defaultHost);
+    const state = dataPath.current();
+    const lookup = state.routes.lookup(name);
+    if (!lookup.ok) {
+      throw new ProxyError('EDGE_NO_ROUTE', lookup.reason === 'no-route' ? `no route for ${name}` : `route target for ${name} is not a valid name`);
+    }
+    const match = lookup.match;
+    record.route = match.route.pattern;
+    const port = match.port ?? cfg.backendPort ?? listener.port;
+
+    let addresses: readonly string[];
+    if (match.target.kind === 'address') {
+      record.target = formatHostPort(match.target.address, port);
+      addresses = [match.target.address];
+    } else {
+      record.target = match.target.name;
+      const resolution = await state.resolver.resolve(match.target.name, state.policy);
+      addresses = resolution.addresses;
+    }
+    ctx.mark('resolve');
+    if (abort.signal.aborted) throw abort.signal.reason;
+
+    const dialed = await dial({
+      addresses,
+      port,
+      policy: state.policy,
+      connectTimeoutMs: state.config.timeouts.connectMs,
+      attemptDelayMs: state.config.timeouts.attemptDelayMs,
+      signal: abort.signal,
+    });
+    ctx.mark('connect');
+    record.backend = formatHostPort(dialed.address, port);
+    socket.off('close', onClientGone);
+    if (socket.destroyed) {
+      dialed.socket.destroy();
+      throw new ProxyError('EDGE_CLIENT_CLOSED', 'client went away while connecting');
+    }
+
+    const pipe = state.pipe.start(socket, dialed.socket, { clientHead: head, idleTimeoutMs: state.config.timeouts.idleMs });
+    track(pipe);
+    result = await pipe.done;
+  } catch (err) {
+    socket.off('close', onClientGone);
+    const outcome = describeOutcome(err);
+    refuse(socket, outcome.tlsAlert === null ? null : encodeAlert(outcome.tlsAlert));
+    const level = outcome.side === 'internal' && outcome.code === 'EDGE_INTERNAL' ? 'error' : 'info';
+    ctx.log[level](
+      { ...record, ...closing(ctx), outcome: outcome.outcome, code: outcome.code, reason: outcome.message },
+      'connection closed',
+    );
+    return;
+  }
+  socket.off('error', swallow);
+  record.bytesIn = result.bytesToBackend;
+  record.bytesOut = result.bytesToClient;
+  const fields = { ...record, ...closing(ctx), outcome: END_OUTCOME[result.end], end: result.end };
+  if (result.error !== undefined) {
+    const err = result.error;
+    ctx.log.info({ ...fields, reason: err instanceof Error ? err.message : String(err) }, 'connection closed');
+  } else {
+    ctx.log.info(fields, 'connection closed');
+  }
+}
+
+function requestedName(hello: ClientHello, defaultHost: string | undefined): string {
+  if (hello.serverName !== null) return hello.serverName;
+  if (defaultHost !== undefined) return defaultHost.toLowerCase();
+  throw new ProxyError('EDGE_NO_SNI', 'ClientHello without server_name and no defaultHost');
+}
+
+function closing(ctx: ConnectionContext): { durations: Record<string, number> } {
+  ctx.total();
+  return { durations: { ...ctx.timings } };
+}
+
+/** Sends the alert (if any), then closes; a client that keeps the socket open is cut off after a bound. */
+function refuse(socket: Socket, alert: Buffer | null): void {
+  if (socket.destroyed) return;
+  if (alert === null || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  // Keep reading (and discarding) so the kernel never answers unread data with a RST that could
+  // overtake the alert; then close once the client has seen it.
+  socket.on('data', () => {});
+  socket.resume();
+  const timer = setTimeout(() => socket.destroy(), ALERT_LINGER_MS);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
+  socket.end(alert);
+}

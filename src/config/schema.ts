@@ -1,0 +1,120 @@
+/**
+ * The configuration schema: one source for validation, defaults and documentation (STYLE.md §5).
+ * docs/config.md is generated from the descriptions here (scripts/gen-config-doc.mjs); a test fails when
+ * the generated file drifts. Cross-field rules (unique names, literal targets inside the allowlist) live
+ * in validate.ts so that every problem is reported at once, each with its path.
+ */
+import { z } from 'zod';
+
+const port = z.int().min(1).max(65535);
+const positiveMs = z.int().positive();
+
+export const listenerSchema = z
+  .strictObject({
+    name: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/i, 'letters, digits, "-" and "_" only')
+      .describe('Unique name; appears in logs and metrics.'),
+    address: z
+      .string()
+      .describe('"0.0.0.0:443" (IPv4), "[::]:443" (dual-stack), "[2001:db8::1]:443" (one address). Port 0 picks a free port.'),
+    protocol: z.enum(['tls']).describe('tls: routed by the ClientHello SNI.'),
+    backendPort: port
+      .optional()
+      .describe("Port dialled on the backend. Default: this listener's own port. A route's `port` overrides it."),
+    defaultHost: z.string().optional().describe('Name routed when a ClientHello carries no SNI. Without it such clients are refused.'),
+    sniffTimeoutMs: positiveMs.default(10_000).describe('The whole ClientHello must arrive within this (slowloris bound).'),
+    maxHelloBytes: z.int().min(512).max(1_048_576).default(65_536).describe('Largest ClientHello accepted.'),
+    maxConnections: z.int().positive().default(10_000).describe('Open client connections above this are closed at once.'),
+  })
+  .describe('A socket edge46 accepts clients on.');
+
+export const routeSchema = z
+  .strictObject({
+    host: z
+      .string()
+      .describe('"name.example" (exact), "*.suffix" (one or more labels before .suffix) or "*" (everything).'),
+    target: z
+      .string()
+      .describe(
+        '"{host}" (the requested name), a name template with "{sub}" (the labels matched by *), a fixed name, or a literal "[2001:db8::5]:8443".',
+      ),
+    port: port.optional().describe("Backend port for this route; overrides the listener's backendPort."),
+  })
+  .describe('Maps a requested name to the backend name whose AAAA records are dialled.');
+
+export const configSchema = z
+  .strictObject({
+    listeners: z.array(listenerSchema).min(1).describe('Where edge46 accepts clients.'),
+    timeouts: z
+      .strictObject({
+        connectMs: positiveMs.default(5_000).describe('Backend connect attempts (all addresses together) give up after this.'),
+        attemptDelayMs: positiveMs
+          .default(250)
+          .describe('RFC 8305 connection attempt delay: the next AAAA address is tried after this.'),
+        idleMs: z.int().min(0).default(300_000).describe('A connection silent both ways this long is closed. 0 disables.'),
+      })
+      .prefault({})
+      .describe('Timeouts for the backend side and established connections.'),
+    resolver: z
+      .strictObject({
+        servers: z
+          .array(z.string())
+          .optional()
+          .describe('DNS servers ("[2001:db8::53]:53", "192.0.2.53"). Default: the system resolvers.'),
+        timeoutMs: positiveMs.default(2_000).describe('Per-query timeout.'),
+        attempts: z.int().min(1).max(10).default(2).describe('Tries per server.'),
+        minTtlSeconds: z.int().min(0).default(5).describe('Record TTLs are clamped into [min, max].'),
+        maxTtlSeconds: z.int().min(1).default(300).describe('Record TTLs are clamped into [min, max].'),
+        negativeTtlSeconds: z.int().min(0).default(10).describe('NXDOMAIN and no-AAAA answers are cached this long.'),
+        staleSeconds: z
+          .int()
+          .min(0)
+          .default(300)
+          .describe('An expired answer is still served this long while the resolvers fail.'),
+      })
+      .prefault({})
+      .describe('How backend names are resolved: AAAA records only, never A.'),
+    backends: z
+      .strictObject({
+        allow: z
+          .array(z.string())
+          .default(['2000::/3'])
+          .describe(
+            'The only IPv6 prefixes ever dialled. Loopback and link-local only when named explicitly (e.g. "::1/128").',
+          ),
+        deny: z
+          .array(z.string())
+          .default([
+            '2001::/23', // IETF protocol assignments (Teredo, ORCHID, benchmarking …), RFC 2928
+            '2001:db8::/32', // documentation, RFC 3849
+            '2002::/16', // 6to4, RFC 3056
+            '3fff::/20', // documentation, RFC 9637
+          ])
+          .describe('Prefixes never dialled even when inside allow. Default: special-purpose ranges inside 2000::/3.'),
+      })
+      .prefault({})
+      .describe('Which resolved addresses may be dialled (no open proxy, no SSRF).'),
+    routes: z.array(routeSchema).default([]).describe('Exact names beat wildcards; the longest wildcard suffix wins.'),
+    log: z
+      .strictObject({
+        level: z
+          .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+          .default('info')
+          .describe('pino log level; --log-level overrides it.'),
+        format: z
+          .enum(['auto', 'json', 'pretty'])
+          .default('auto')
+          .describe('auto: pretty when stdout is a terminal, JSON lines otherwise.'),
+      })
+      .prefault({})
+      .describe('Logging.'),
+  })
+  .describe('edge46 configuration.');
+
+/** The file as written (defaults not yet applied). */
+export type ConfigInput = z.input<typeof configSchema>;
+/** The validated, defaulted configuration. */
+export type Config = z.output<typeof configSchema>;
+export type ListenerConfig = Config['listeners'][number];
+export type RouteConfig = Config['routes'][number];
