@@ -1,0 +1,145 @@
+// Proves the end-to-end harness itself: the three namespaces have the addressing the e2e tests rely on
+// (IPv4-only client, dual-stack edge, IPv6-only backend) and dnsmasq in the backend answers as expected.
+import t from 'tap';
+import { queryDns, startDnsmasq, type DnsAnswer } from '../helpers/dnsmasq.js';
+import { ADDR, createTopology, requireNetns, type Host } from '../helpers/netns.js';
+import { runChecked } from '../helpers/process.js';
+
+const ZONE = 'c2.k8s.example';
+
+function httpServer(host: Host, address: string, port: number, body: string) {
+  const script =
+    `require('node:http').createServer((req, res) => res.end(${JSON.stringify(body)}))` +
+    `.listen(${port}, ${JSON.stringify(address)}, () => console.log('listening'));`;
+  const child = host.spawn([process.execPath, '-e', script], { name: `http-${host.role}` });
+  return child.waitForLine((l) => l === 'listening', 10_000).then(() => child);
+}
+
+function curl(host: Host, url: string) {
+  return host.exec(['curl', '-sS', '-g', '--max-time', '5', url]);
+}
+
+if (requireNetns(t)) {
+  const topo = await createTopology(t);
+  const { client, edge, backend } = topo;
+  await topo.addBackendAddress(ADDR.outsideV6);
+  await Promise.all([
+    httpServer(backend, '::', 8080, 'backend'),
+    httpServer(client, ADDR.clientV4, 8080, 'client'),
+    httpServer(edge, ADDR.edgeV4, 8080, 'edge'),
+  ]);
+
+  t.test('the client is IPv4-only and cannot reach the backend', async (t) => {
+    t.equal((await client.run(['cat', '/proc/sys/net/ipv6/conf/all/disable_ipv6'])).trim(), '1');
+    t.equal((await client.run(['ip', '-6', 'addr', 'show'])).trim(), '', 'no IPv6 address, not even ::1');
+    t.match(await client.run(['ip', '-4', 'addr', 'show', 'dev', 'eth0']), `inet ${ADDR.clientV4}/24`);
+    const direct = await curl(client, `http://[${ADDR.backendV6}]:8080/`);
+    t.not(direct.code, 0, `curl to the backend's IPv6 address fails: ${direct.stderr.trim()}`);
+    t.not(direct.stdout, 'backend');
+  });
+
+  t.test('the backend is IPv6-only', async (t) => {
+    t.equal(
+      (await backend.run(['ip', '-4', 'addr', 'show'])).trim(),
+      '',
+      'no IPv4 address, not even 127.0.0.1',
+    );
+    const v6 = await backend.run(['ip', '-6', 'addr', 'show', 'dev', 'eth0']);
+    for (const addr of [ADDR.backendV6, ADDR.dnsV6, ADDR.outsideV6]) t.match(v6, `inet6 ${addr}/64`);
+    t.notMatch(v6, 'tentative', 'addresses are usable at once (nodad)');
+  });
+
+  t.test('the edge reaches the client over IPv4 and the backend over IPv6', async (t) => {
+    t.equal(
+      (await edge.run(['cat', '/proc/sys/net/ipv4/ip_forward'])).trim(),
+      '0',
+      'no forwarding on the edge',
+    );
+    t.equal((await curl(edge, `http://${ADDR.clientV4}:8080/`)).stdout, 'client');
+    t.equal((await curl(edge, `http://[${ADDR.backendV6}]:8080/`)).stdout, 'backend');
+    t.equal(
+      (await curl(edge, `http://[${ADDR.outsideV6}]:8080/`)).stdout,
+      'backend',
+      'routed out-of-prefix address',
+    );
+  });
+
+  t.test('curl in the client reaches a server on the edge over IPv4', async (t) => {
+    const r = await curl(client, `http://${ADDR.edgeV4}:8080/`);
+    t.equal(r.code, 0, r.stderr);
+    t.equal(r.stdout, 'edge');
+  });
+
+  t.test('dnsmasq in the backend namespace answers the edge', async (t) => {
+    const dns = await startDnsmasq(backend, {
+      listen: ADDR.dnsV6,
+      zone: ZONE,
+      records: [
+        { name: `web.default.svc.${ZONE}`, aaaa: [ADDR.backendV6], ttl: 300 },
+        { name: `multi.default.svc.${ZONE}`, aaaa: [ADDR.backendV6, ADDR.backendV6Alt], ttl: 120 },
+        { name: `legacy.default.svc.${ZONE}`, a: ['192.0.2.80'], ttl: 300 },
+        { name: `outside.default.svc.${ZONE}`, aaaa: [ADDR.outsideV6] },
+      ],
+      cnames: [{ alias: `alias.default.svc.${ZONE}`, target: `web.default.svc.${ZONE}`, ttl: 30 }],
+      dynamicRecords: [{ name: `short.default.svc.${ZONE}`, aaaa: [ADDR.backendV6] }],
+      dynamicTtl: 1,
+      t,
+    });
+    t.equal(dns.server, `[${ADDR.dnsV6}]:53`);
+    const q = (name: string, type: 'A' | 'AAAA' = 'AAAA') => ({ name: `${name}.default.svc.${ZONE}`, type });
+    // dnsmasq rotates the order of several addresses between answers.
+    const sorted = (answers: DnsAnswer[]) =>
+      answers.map((a) =>
+        a.ok ? { ...a, records: [...a.records].sort((x, y) => x.address.localeCompare(y.address)) } : a,
+      );
+    const answers = sorted(
+      await queryDns(edge, dns.server, [
+        q('web'),
+        q('multi'),
+        q('legacy'),
+        q('legacy', 'A'),
+        q('nope'),
+        q('alias'),
+        q('short'),
+        { name: 'www.example.org', type: 'AAAA' },
+      ]),
+    );
+    t.same(answers, [
+      { ok: true, records: [{ address: ADDR.backendV6, ttl: 300 }] },
+      {
+        ok: true,
+        records: [
+          { address: ADDR.backendV6, ttl: 120 },
+          { address: ADDR.backendV6Alt, ttl: 120 },
+        ],
+      },
+      { ok: false, code: 'ENODATA' },
+      { ok: true, records: [{ address: '192.0.2.80', ttl: 300 }] },
+      { ok: false, code: 'ENOTFOUND' },
+      { ok: true, records: [{ address: ADDR.backendV6, ttl: 30 }] },
+      { ok: true, records: [{ address: ADDR.backendV6, ttl: 1 }] },
+      { ok: false, code: 'EREFUSED' },
+    ]);
+
+    await dns.setDynamicRecords([{ name: `short.default.svc.${ZONE}`, aaaa: [ADDR.backendV6Alt] }]);
+    t.same(await queryDns(edge, dns.server, [q('short')]), [
+      { ok: true, records: [{ address: ADDR.backendV6Alt, ttl: 1 }] },
+    ]);
+    await dns.setDynamicRecords([]);
+    t.same(await queryDns(edge, dns.server, [q('short')]), [{ ok: false, code: 'ENOTFOUND' }]);
+
+    const fromClient = await queryDns(client, dns.server, [q('web')]);
+    t.equal(fromClient[0]?.ok, false, 'the IPv4-only client cannot reach the IPv6 DNS server');
+    await dns.stop();
+  });
+
+  t.test('close removes the namespaces and what ran in them', async (t) => {
+    const extra = await createTopology();
+    const child = extra.edge.spawn(['sleep', '600']);
+    await extra.close();
+    t.not(child.exitInfo, null, 'the process started in the topology has exited');
+    const stdout = await runChecked(['ip', 'netns', 'list']);
+    for (const host of [extra.client, extra.edge, extra.backend]) t.notMatch(stdout, host.ns);
+    await extra.close(); // idempotent
+  });
+}
