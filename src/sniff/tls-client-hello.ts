@@ -139,9 +139,11 @@ export function parseClientHello(input: Buffer, opts: ClientHelloOptions = {}): 
   }
 
   // RFC 8446 §5.1: a handshake message may be fragmented across several records, which must then be
-  // contiguous (no record of another type in between). Walk records, collecting handshake fragments
-  // (views into `input`, no copies) until the declared message length is covered.
-  const fragments: Buffer[] = [];
+  // contiguous (no record of another type in between). Walk records, noting where each fragment starts
+  // (offsets only: a re-sniff after every TCP segment allocates nothing per record) until the declared
+  // message length is covered; copy fragments together only once the message is complete.
+  const fragmentStarts: number[] = [];
+  const head: number[] = []; // the 4-byte handshake header, which may straddle records
   let have = 0; // handshake bytes available so far (the last fragment may be partial)
   let messageLength = -1; // HANDSHAKE_HEADER + body length, once known
   let pos = 0;
@@ -160,18 +162,21 @@ export function parseClientHello(input: Buffer, opts: ClientHelloOptions = {}): 
       );
     }
     const haveBefore = have;
-    const fragment = input.subarray(pos + RECORD_HEADER, Math.min(recordEnd, input.length));
-    fragments.push(fragment);
-    have += fragment.length;
+    const fragmentStart = pos + RECORD_HEADER;
+    const fragmentEnd = Math.min(recordEnd, input.length);
+    fragmentStarts.push(fragmentStart);
+    have += fragmentEnd - fragmentStart;
 
     if (messageLength < 0) {
-      const msgType = have >= 1 ? byteAt(fragments, 0) : -1;
-      if (msgType >= 0 && msgType !== HANDSHAKE_CLIENT_HELLO) {
+      for (let i = fragmentStart; i < fragmentEnd && head.length < HANDSHAKE_HEADER; i++) {
+        head.push(input[i] ?? 0);
+      }
+      const msgType = head[0];
+      if (msgType !== undefined && msgType !== HANDSHAKE_CLIENT_HELLO) {
         return bad(`handshake type ${msgType} is not client_hello (1)`);
       }
-      if (have >= HANDSHAKE_HEADER) {
-        const bodyLength = (byteAt(fragments, 1) << 16) | (byteAt(fragments, 2) << 8) | byteAt(fragments, 3);
-        messageLength = HANDSHAKE_HEADER + bodyLength;
+      if (head.length === HANDSHAKE_HEADER) {
+        messageLength = HANDSHAKE_HEADER + (((head[1] ?? 0) << 16) | ((head[2] ?? 0) << 8) | (head[3] ?? 0));
         const tooLarge = checkDeclaredSize(messageLength, haveBefore, pos, header.length, maxBytes);
         if (tooLarge !== null) return tooLarge;
       }
@@ -186,8 +191,7 @@ export function parseClientHello(input: Buffer, opts: ClientHelloOptions = {}): 
     }
     if (recordEnd > input.length) return needMore();
     if (messageLength >= 0 && have >= messageLength) {
-      const message = fragments.length === 1 ? fragment : Buffer.concat(fragments, have);
-      return parseHandshakeBody(message, messageLength, recordEnd);
+      return parseHandshakeBody(reassemble(input, fragmentStarts, messageLength), messageLength, recordEnd);
     }
     pos = recordEnd;
   }
@@ -228,14 +232,20 @@ function readRecordHeader(input: Buffer, pos: number, isFirst: boolean): RecordH
   return { kind: 'record', length };
 }
 
-/** Byte `index` of the reassembled handshake stream, for the 4-byte header that may straddle records. */
-function byteAt(fragments: readonly Buffer[], index: number): number {
-  let i = index;
-  for (const f of fragments) {
-    if (i < f.length) return f[i] ?? 0;
-    i -= f.length;
+/**
+ * The handshake message from its complete fragments: a view when one record holds it, else a copy.
+ * Each fragment runs from its start to the next record header (its record's end) or to the message end.
+ */
+function reassemble(input: Buffer, fragmentStarts: readonly number[], messageLength: number): Buffer {
+  const first = fragmentStarts[0] ?? 0;
+  if (fragmentStarts.length === 1) return input.subarray(first, first + messageLength);
+  const message = Buffer.allocUnsafe(messageLength);
+  let copied = 0;
+  for (const start of fragmentStarts) {
+    const length = Math.min(input.readUInt16BE(start - 2), messageLength - copied);
+    copied += input.copy(message, copied, start, start + length);
   }
-  return 0;
+  return message;
 }
 
 /**

@@ -219,6 +219,23 @@ t.test('large post-quantum hello (crafted X25519MLKEM768 key share)', (t) => {
   t.end();
 });
 
+t.test('a hello near the 64 KiB default, over 126 records, arriving in MSS-sized segments', (t) => {
+  const message = unwrapRecords(
+    helloRecord({ extensions: [sniExt('near-limit.example'), ext(21, Buffer.alloc(64000))] }),
+  );
+  const stream = records(message, [510]);
+  t.ok(stream.length > 64000 && stream.length <= 65536, `${stream.length} bytes`);
+  let early = 0;
+  for (let n = 0; n < stream.length; n += 1460) {
+    if (parseClientHello(stream.subarray(0, n)).kind !== 'need-more') early++;
+  }
+  t.equal(early, 0, 'need-more on every partial segment');
+  const last = parseClientHello(stream);
+  t.equal(done(t, last).serverName, 'near-limit.example');
+  t.equal(done(t, last).recordBytes, stream.length);
+  t.end();
+});
+
 t.test('not TLS: decided from the first bytes', (t) => {
   expectInvalid(t, Buffer.from('G'), 'EDGE_NOT_TLS', /0x47/);
   expectInvalid(t, Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'), 'EDGE_NOT_TLS');
