@@ -81,7 +81,9 @@ export class App implements DataPath {
     await Promise.all(this.listeners.map((l) => l.stopAccepting()));
     const idle = Promise.all(this.listeners.map((l) => l.whenIdle()));
     let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<'deadline'>((resolve) => (timer = setTimeout(() => resolve('deadline'), graceMs)));
+    const deadline = new Promise<'deadline'>(
+      (resolve) => (timer = setTimeout(() => resolve('deadline'), graceMs)),
+    );
     const first = await Promise.race([idle.then(() => 'idle' as const), deadline]);
     clearTimeout(timer);
     if (first === 'deadline' && this.connections > 0) {

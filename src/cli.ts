@@ -32,7 +32,8 @@ export interface CliOptions {
   readonly version: boolean;
 }
 
-export type CliParse = { readonly ok: true; readonly options: CliOptions } | { readonly ok: false; readonly error: string };
+export type CliParse =
+  { readonly ok: true; readonly options: CliOptions } | { readonly ok: false; readonly error: string };
 
 export function parseCli(argv: readonly string[]): CliParse {
   let values;
@@ -54,9 +55,11 @@ export function parseCli(argv: readonly string[]): CliParse {
     return { ok: false, error: err instanceof Error ? err.message : String(err) };
   }
   const level = values['log-level'];
-  if (level !== undefined && !isOneOf(level, LEVELS)) return { ok: false, error: `--log-level must be one of ${LEVELS.join(', ')}` };
+  if (level !== undefined && !isOneOf(level, LEVELS))
+    return { ok: false, error: `--log-level must be one of ${LEVELS.join(', ')}` };
   const format = values['log-format'];
-  if (format !== undefined && !isOneOf(format, FORMATS)) return { ok: false, error: `--log-format must be one of ${FORMATS.join(', ')}` };
+  if (format !== undefined && !isOneOf(format, FORMATS))
+    return { ok: false, error: `--log-format must be one of ${FORMATS.join(', ')}` };
   return {
     ok: true,
     options: {
@@ -78,7 +81,10 @@ function isOneOf<T extends string>(value: string, list: readonly T[]): value is 
 export function packageVersion(): string {
   for (const rel of ['../package.json', '../../package.json']) {
     try {
-      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: string; version?: string };
+      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as {
+        name?: string;
+        version?: string;
+      };
       if (pkg.name === 'edge46' && typeof pkg.version === 'string') return pkg.version;
     } catch {
       // try the next location

@@ -45,25 +45,85 @@ const CODES = {
   // Client-side input problems.
   EDGE_SNIFF_TIMEOUT: { side: 'client', outcome: 'timeout', tlsAlert: null, httpStatus: 408 },
   EDGE_BAD_HELLO: { side: 'client', outcome: 'bad_hello', tlsAlert: TlsAlert.decodeError, httpStatus: 400 },
-  EDGE_HELLO_TOO_LARGE: { side: 'client', outcome: 'bad_hello', tlsAlert: TlsAlert.decodeError, httpStatus: 431 },
+  EDGE_HELLO_TOO_LARGE: {
+    side: 'client',
+    outcome: 'bad_hello',
+    tlsAlert: TlsAlert.decodeError,
+    httpStatus: 431,
+  },
   EDGE_NOT_TLS: { side: 'client', outcome: 'bad_hello', tlsAlert: null, httpStatus: 400 },
-  EDGE_BAD_NAME: { side: 'client', outcome: 'bad_hello', tlsAlert: TlsAlert.illegalParameter, httpStatus: 400 },
+  EDGE_BAD_NAME: {
+    side: 'client',
+    outcome: 'bad_hello',
+    tlsAlert: TlsAlert.illegalParameter,
+    httpStatus: 400,
+  },
   EDGE_NO_SNI: { side: 'client', outcome: 'no_route', tlsAlert: TlsAlert.unrecognizedName, httpStatus: 400 },
   EDGE_CLIENT_CLOSED: { side: 'client', outcome: 'reset', tlsAlert: null, httpStatus: 499 },
   EDGE_CLIENT_RESET: { side: 'client', outcome: 'reset', tlsAlert: null, httpStatus: 499 },
   // Routing.
-  EDGE_NO_ROUTE: { side: 'client', outcome: 'no_route', tlsAlert: TlsAlert.unrecognizedName, httpStatus: 421 },
-  EDGE_IP_LITERAL: { side: 'client', outcome: 'no_route', tlsAlert: TlsAlert.unrecognizedName, httpStatus: 421 },
+  EDGE_NO_ROUTE: {
+    side: 'client',
+    outcome: 'no_route',
+    tlsAlert: TlsAlert.unrecognizedName,
+    httpStatus: 421,
+  },
+  EDGE_IP_LITERAL: {
+    side: 'client',
+    outcome: 'no_route',
+    tlsAlert: TlsAlert.unrecognizedName,
+    httpStatus: 421,
+  },
   // Resolution (AAAA only).
-  EDGE_RESOLVE_NXDOMAIN: { side: 'backend', outcome: 'resolve_failed', tlsAlert: TlsAlert.internalError, httpStatus: 502 },
-  EDGE_RESOLVE_NODATA: { side: 'backend', outcome: 'resolve_failed', tlsAlert: TlsAlert.internalError, httpStatus: 502 },
-  EDGE_RESOLVE_FAILED: { side: 'backend', outcome: 'resolve_failed', tlsAlert: TlsAlert.internalError, httpStatus: 502 },
-  EDGE_RESOLVE_TIMEOUT: { side: 'backend', outcome: 'resolve_failed', tlsAlert: TlsAlert.internalError, httpStatus: 504 },
-  EDGE_BLOCKED_ADDRESS: { side: 'backend', outcome: 'blocked', tlsAlert: TlsAlert.internalError, httpStatus: 502 },
+  EDGE_RESOLVE_NXDOMAIN: {
+    side: 'backend',
+    outcome: 'resolve_failed',
+    tlsAlert: TlsAlert.internalError,
+    httpStatus: 502,
+  },
+  EDGE_RESOLVE_NODATA: {
+    side: 'backend',
+    outcome: 'resolve_failed',
+    tlsAlert: TlsAlert.internalError,
+    httpStatus: 502,
+  },
+  EDGE_RESOLVE_FAILED: {
+    side: 'backend',
+    outcome: 'resolve_failed',
+    tlsAlert: TlsAlert.internalError,
+    httpStatus: 502,
+  },
+  EDGE_RESOLVE_TIMEOUT: {
+    side: 'backend',
+    outcome: 'resolve_failed',
+    tlsAlert: TlsAlert.internalError,
+    httpStatus: 504,
+  },
+  EDGE_BLOCKED_ADDRESS: {
+    side: 'backend',
+    outcome: 'blocked',
+    tlsAlert: TlsAlert.internalError,
+    httpStatus: 502,
+  },
   // Connecting to the backend.
-  EDGE_CONNECT_REFUSED: { side: 'backend', outcome: 'connect_failed', tlsAlert: TlsAlert.internalError, httpStatus: 502 },
-  EDGE_CONNECT_TIMEOUT: { side: 'backend', outcome: 'connect_failed', tlsAlert: TlsAlert.internalError, httpStatus: 504 },
-  EDGE_CONNECT_FAILED: { side: 'backend', outcome: 'connect_failed', tlsAlert: TlsAlert.internalError, httpStatus: 502 },
+  EDGE_CONNECT_REFUSED: {
+    side: 'backend',
+    outcome: 'connect_failed',
+    tlsAlert: TlsAlert.internalError,
+    httpStatus: 502,
+  },
+  EDGE_CONNECT_TIMEOUT: {
+    side: 'backend',
+    outcome: 'connect_failed',
+    tlsAlert: TlsAlert.internalError,
+    httpStatus: 504,
+  },
+  EDGE_CONNECT_FAILED: {
+    side: 'backend',
+    outcome: 'connect_failed',
+    tlsAlert: TlsAlert.internalError,
+    httpStatus: 502,
+  },
   // While piping.
   EDGE_IDLE_TIMEOUT: { side: 'internal', outcome: 'timeout', tlsAlert: null, httpStatus: 504 },
   EDGE_BACKEND_RESET: { side: 'backend', outcome: 'reset', tlsAlert: null, httpStatus: 502 },
@@ -105,7 +165,8 @@ export interface OutcomeDescription {
 
 /** The single mapping from any thrown value to what the client sees and what the log records. */
 export function describeOutcome(err: unknown): OutcomeDescription {
-  const proxyError = err instanceof ProxyError ? err : new ProxyError('EDGE_INTERNAL', errorMessage(err), err);
+  const proxyError =
+    err instanceof ProxyError ? err : new ProxyError('EDGE_INTERNAL', errorMessage(err), err);
   const info: CodeInfo = CODES[proxyError.code];
   return { code: proxyError.code, ...info, message: proxyError.message };
 }
@@ -113,7 +174,7 @@ export function describeOutcome(err: unknown): OutcomeDescription {
 /** Node's errno code of a low-level error (ECONNRESET, …), if any. */
 export function errnoCode(err: unknown): string | undefined {
   if (typeof err === 'object' && err !== null && 'code' in err) {
-    const code = (err as { code: unknown }).code;
+    const code = err.code;
     return typeof code === 'string' ? code : undefined;
   }
   return undefined;

@@ -28,17 +28,25 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const source = opts.config ?? '(embedded default)';
-  const loaded: ConfigResult = opts.config === undefined ? parseConfigText(DEFAULT_CONFIG_YAML) : await loadConfigFile(opts.config);
+  const loaded: ConfigResult =
+    opts.config === undefined ? parseConfigText(DEFAULT_CONFIG_YAML) : await loadConfigFile(opts.config);
   if (!loaded.ok) {
-    process.stderr.write(`edge46: ${source}: ${loaded.problems.length} problem(s)\n${formatProblems(loaded.problems)}\n`);
+    process.stderr.write(
+      `edge46: ${source}: ${loaded.problems.length} problem(s)\n${formatProblems(loaded.problems)}\n`,
+    );
     return 1;
   }
   const config = loaded.config;
   if (opts.check) {
-    process.stdout.write(`${source}: OK (${config.listeners.length} listener(s), ${config.routes.length} route(s))\n`);
+    process.stdout.write(
+      `${source}: OK (${config.listeners.length} listener(s), ${config.routes.length} route(s))\n`,
+    );
     return 0;
   }
-  const logger = createLogger({ level: opts.logLevel ?? config.log.level, format: opts.logFormat ?? config.log.format });
+  const logger = createLogger({
+    level: opts.logLevel ?? config.log.level,
+    format: opts.logFormat ?? config.log.format,
+  });
   logger.info({ version: packageVersion(), config: source, node: process.version }, 'edge46 starting');
   let app: App;
   try {

@@ -29,7 +29,9 @@ export class ProxyListener {
   ) {
     // allowHalfOpen: a client FIN must only end one direction (TLS close_notify then FIN, with the
     // server's reply still on its way). pauseOnConnect: nothing is read before the sniffer is ready.
-    this.server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (socket) => this.accept(socket));
+    this.server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (socket) =>
+      this.accept(socket),
+    );
     this.server.on('error', (err) => this.log.error({ err, listener: config.name }, 'listener error'));
   }
 
@@ -46,7 +48,12 @@ export class ProxyListener {
     const address = parseHostPort(this.config.address);
     if (address === null) throw new Error(`listener ${this.config.name}: bad address ${this.config.address}`);
     await new Promise<void>((resolve, reject) => {
-      const onError = (err: Error): void => reject(new Error(`listener ${this.config.name}: cannot listen on ${this.config.address}: ${err.message}`, { cause: err }));
+      const onError = (err: Error): void =>
+        reject(
+          new Error(`listener ${this.config.name}: cannot listen on ${this.config.address}: ${err.message}`, {
+            cause: err,
+          }),
+        );
       this.server.once('error', onError);
       // ipv6Only false on "[::]" gives the dual-stack socket the brief asks for.
       this.server.listen({ host: address.host, port: address.port, ipv6Only: false, backlog: 1024 }, () => {
@@ -58,7 +65,11 @@ export class ProxyListener {
     if (bound === null) throw new Error(`listener ${this.config.name}: no address after listen`);
     this.boundPort = bound.port;
     this.log.info(
-      { listener: this.config.name, protocol: this.config.protocol, address: formatHostPort(bound.address, bound.port) },
+      {
+        listener: this.config.name,
+        protocol: this.config.protocol,
+        address: formatHostPort(bound.address, bound.port),
+      },
       'listening',
     );
     return bound;
@@ -89,7 +100,10 @@ export class ProxyListener {
   private accept(socket: Socket): void {
     const client = normalizeClientAddress(socket.remoteAddress);
     if (this.active.size >= this.config.maxConnections) {
-      this.log.warn({ listener: this.config.name, client, outcome: 'overload', code: 'EDGE_OVER_CAPACITY' }, 'connection refused: maxConnections reached');
+      this.log.warn(
+        { listener: this.config.name, client, outcome: 'overload', code: 'EDGE_OVER_CAPACITY' },
+        'connection refused: maxConnections reached',
+      );
       socket.on('error', () => {});
       socket.destroy();
       return;

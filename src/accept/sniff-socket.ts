@@ -12,7 +12,11 @@ export interface SniffOutcome<T> {
   readonly head: Buffer;
 }
 
-export function sniffSocket<T>(socket: Socket, sniffer: Sniffer<T>, opts: { timeoutMs: number; maxBytes: number }): Promise<SniffOutcome<T>> {
+export function sniffSocket<T>(
+  socket: Socket,
+  sniffer: Sniffer<T>,
+  opts: { timeoutMs: number; maxBytes: number },
+): Promise<SniffOutcome<T>> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let length = 0;
@@ -43,17 +47,26 @@ export function sniffSocket<T>(socket: Socket, sniffer: Sniffer<T>, opts: { time
       } else if (result.kind === 'invalid') {
         fail(new ProxyError(result.code, `${sniffer.protocol}: ${result.reason}`));
       } else if (length >= opts.maxBytes) {
-        fail(new ProxyError('EDGE_HELLO_TOO_LARGE', `${sniffer.protocol}: no complete hello in ${length} bytes`));
+        fail(
+          new ProxyError('EDGE_HELLO_TOO_LARGE', `${sniffer.protocol}: no complete hello in ${length} bytes`),
+        );
       }
     };
     const onEnd = (): void => {
-      fail(new ProxyError('EDGE_CLIENT_CLOSED', `client closed after ${length} bytes, before a complete hello`));
+      fail(
+        new ProxyError('EDGE_CLIENT_CLOSED', `client closed after ${length} bytes, before a complete hello`),
+      );
     };
     const onError = (err: Error): void => {
       fail(new ProxyError('EDGE_CLIENT_RESET', `client error before a complete hello: ${err.message}`, err));
     };
     const timer = setTimeout(() => {
-      fail(new ProxyError('EDGE_SNIFF_TIMEOUT', `no complete hello within ${opts.timeoutMs} ms (${length} bytes read)`));
+      fail(
+        new ProxyError(
+          'EDGE_SNIFF_TIMEOUT',
+          `no complete hello within ${opts.timeoutMs} ms (${length} bytes read)`,
+        ),
+      );
     }, opts.timeoutMs);
     socket.on('data', onData);
     socket.on('end', onEnd);

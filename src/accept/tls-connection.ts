@@ -5,7 +5,7 @@
  */
 import type { Socket } from 'node:net';
 import { dial } from '../connect/dialer.js';
-import { describeOutcome, ProxyError, type Outcome } from '../errors.js';
+import { describeOutcome, errorMessage, ProxyError, type Outcome } from '../errors.js';
 import type { PipeEnd, PipeHandle, PipeResult } from '../pipe/engine.js';
 import { createTlsSniffer, type ClientHello } from '../sniff/tls-client-hello.js';
 import { encodeAlert } from '../tls/alert.js';
@@ -54,10 +54,14 @@ export async function handleTlsConnection(
   let result: PipeResult;
   try {
     const cfg = listener.config;
-    const { value: hello, head } = await sniffSocket(socket, createTlsSniffer({ maxHelloBytes: cfg.maxHelloBytes }), {
-      timeoutMs: cfg.sniffTimeoutMs,
-      maxBytes: cfg.maxHelloBytes + 16_384,
-    });
+    const { value: hello, head } = await sniffSocket(
+      socket,
+      createTlsSniffer({ maxHelloBytes: cfg.maxHelloBytes }),
+      {
+        timeoutMs: cfg.sniffTimeoutMs,
+        maxBytes: cfg.maxHelloBytes + 16_384,
+      },
+    );
     ctx.mark('sniff');
     record.sni = hello.serverName;
     record.alpn = hello.alpn;
@@ -67,7 +71,12 @@ export async function handleTlsConnection(
     const state = dataPath.current();
     const lookup = state.routes.lookup(name);
     if (!lookup.ok) {
-      throw new ProxyError('EDGE_NO_ROUTE', lookup.reason === 'no-route' ? `no route for ${name}` : `route target for ${name} is not a valid name`);
+      throw new ProxyError(
+        'EDGE_NO_ROUTE',
+        lookup.reason === 'no-route'
+          ? `no route for ${name}`
+          : `route target for ${name} is not a valid name`,
+      );
     }
     const match = lookup.match;
     record.route = match.route.pattern;
@@ -101,7 +110,10 @@ export async function handleTlsConnection(
       throw new ProxyError('EDGE_CLIENT_CLOSED', 'client went away while connecting');
     }
 
-    const pipe = state.pipe.start(socket, dialed.socket, { clientHead: head, idleTimeoutMs: state.config.timeouts.idleMs });
+    const pipe = state.pipe.start(socket, dialed.socket, {
+      clientHead: head,
+      idleTimeoutMs: state.config.timeouts.idleMs,
+    });
     track(pipe);
     result = await pipe.done;
   } catch (err) {
@@ -120,8 +132,7 @@ export async function handleTlsConnection(
   record.bytesOut = result.bytesToClient;
   const fields = { ...record, ...closing(ctx), outcome: END_OUTCOME[result.end], end: result.end };
   if (result.error !== undefined) {
-    const err = result.error;
-    ctx.log.info({ ...fields, reason: err instanceof Error ? err.message : String(err) }, 'connection closed');
+    ctx.log.info({ ...fields, reason: errorMessage(result.error) }, 'connection closed');
   } else {
     ctx.log.info(fields, 'connection closed');
   }

@@ -14,7 +14,9 @@ export interface ConfigProblem {
   readonly message: string;
 }
 
-export type ConfigResult = { readonly ok: true; readonly config: Config } | { readonly ok: false; readonly problems: readonly ConfigProblem[] };
+export type ConfigResult =
+  | { readonly ok: true; readonly config: Config }
+  | { readonly ok: false; readonly problems: readonly ConfigProblem[] };
 
 /** Formats a zod/array path the way users see it in their file: `listeners[0].address`. */
 export function formatPath(path: readonly PropertyKey[]): string {
@@ -30,7 +32,10 @@ export function formatPath(path: readonly PropertyKey[]): string {
 export function parseConfigText(text: string): ConfigResult {
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
-    return { ok: false, problems: doc.errors.map((e) => ({ path: '', message: e.message.split('\n')[0] ?? e.message })) };
+    return {
+      ok: false,
+      problems: doc.errors.map((e) => ({ path: '', message: e.message.split('\n')[0] ?? e.message })),
+    };
   }
   return validateConfig(doc.toJS({ maxAliasCount: 100 }) as unknown);
 }

@@ -17,15 +17,28 @@ export const listenerSchema = z
       .describe('Unique name; appears in logs and metrics.'),
     address: z
       .string()
-      .describe('"0.0.0.0:443" (IPv4), "[::]:443" (dual-stack), "[2001:db8::1]:443" (one address). Port 0 picks a free port.'),
+      .describe(
+        '"0.0.0.0:443" (IPv4), "[::]:443" (dual-stack), "[2001:db8::1]:443" (one address). Port 0 picks a free port.',
+      ),
     protocol: z.enum(['tls']).describe('tls: routed by the ClientHello SNI.'),
     backendPort: port
       .optional()
-      .describe("Port dialled on the backend. Default: this listener's own port. A route's `port` overrides it."),
-    defaultHost: z.string().optional().describe('Name routed when a ClientHello carries no SNI. Without it such clients are refused.'),
-    sniffTimeoutMs: positiveMs.default(10_000).describe('The whole ClientHello must arrive within this (slowloris bound).'),
+      .describe(
+        "Port dialled on the backend. Default: this listener's own port. A route's `port` overrides it.",
+      ),
+    defaultHost: z
+      .string()
+      .optional()
+      .describe('Name routed when a ClientHello carries no SNI. Without it such clients are refused.'),
+    sniffTimeoutMs: positiveMs
+      .default(10_000)
+      .describe('The whole ClientHello must arrive within this (slowloris bound).'),
     maxHelloBytes: z.int().min(512).max(1_048_576).default(65_536).describe('Largest ClientHello accepted.'),
-    maxConnections: z.int().positive().default(10_000).describe('Open client connections above this are closed at once.'),
+    maxConnections: z
+      .int()
+      .positive()
+      .default(10_000)
+      .describe('Open client connections above this are closed at once.'),
   })
   .describe('A socket edge46 accepts clients on.');
 
@@ -33,7 +46,9 @@ export const routeSchema = z
   .strictObject({
     host: z
       .string()
-      .describe('"name.example" (exact), "*.suffix" (one or more labels before .suffix) or "*" (everything).'),
+      .describe(
+        '"name.example" (exact), "*.suffix" (one or more labels before .suffix) or "*" (everything).',
+      ),
     target: z
       .string()
       .describe(
@@ -48,11 +63,17 @@ export const configSchema = z
     listeners: z.array(listenerSchema).min(1).describe('Where edge46 accepts clients.'),
     timeouts: z
       .strictObject({
-        connectMs: positiveMs.default(5_000).describe('Backend connect attempts (all addresses together) give up after this.'),
+        connectMs: positiveMs
+          .default(5_000)
+          .describe('Backend connect attempts (all addresses together) give up after this.'),
         attemptDelayMs: positiveMs
           .default(250)
           .describe('RFC 8305 connection attempt delay: the next AAAA address is tried after this.'),
-        idleMs: z.int().min(0).default(300_000).describe('A connection silent both ways this long is closed. 0 disables.'),
+        idleMs: z
+          .int()
+          .min(0)
+          .default(300_000)
+          .describe('A connection silent both ways this long is closed. 0 disables.'),
       })
       .prefault({})
       .describe('Timeouts for the backend side and established connections.'),
@@ -66,7 +87,11 @@ export const configSchema = z
         attempts: z.int().min(1).max(10).default(2).describe('Tries per server.'),
         minTtlSeconds: z.int().min(0).default(5).describe('Record TTLs are clamped into [min, max].'),
         maxTtlSeconds: z.int().min(1).default(300).describe('Record TTLs are clamped into [min, max].'),
-        negativeTtlSeconds: z.int().min(0).default(10).describe('NXDOMAIN and no-AAAA answers are cached this long.'),
+        negativeTtlSeconds: z
+          .int()
+          .min(0)
+          .default(10)
+          .describe('NXDOMAIN and no-AAAA answers are cached this long.'),
         staleSeconds: z
           .int()
           .min(0)
@@ -91,11 +116,16 @@ export const configSchema = z
             '2002::/16', // 6to4, RFC 3056
             '3fff::/20', // documentation, RFC 9637
           ])
-          .describe('Prefixes never dialled even when inside allow. Default: special-purpose ranges inside 2000::/3.'),
+          .describe(
+            'Prefixes never dialled even when inside allow. Default: special-purpose ranges inside 2000::/3.',
+          ),
       })
       .prefault({})
       .describe('Which resolved addresses may be dialled (no open proxy, no SSRF).'),
-    routes: z.array(routeSchema).default([]).describe('Exact names beat wildcards; the longest wildcard suffix wins.'),
+    routes: z
+      .array(routeSchema)
+      .default([])
+      .describe('Exact names beat wildcards; the longest wildcard suffix wins.'),
     log: z
       .strictObject({
         level: z

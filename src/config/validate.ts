@@ -11,7 +11,8 @@ export function crossFieldProblems(config: Config): ConfigProblem[] {
   const names = new Set<string>();
   const addresses = new Set<string>();
   config.listeners.forEach((listener, i) => {
-    if (names.has(listener.name)) problems.push({ path: `listeners[${i}].name`, message: `duplicate name "${listener.name}"` });
+    if (names.has(listener.name))
+      problems.push({ path: `listeners[${i}].name`, message: `duplicate name "${listener.name}"` });
     names.add(listener.name);
     const address = parseHostPort(listener.address);
     if (address === null) {
@@ -21,7 +22,8 @@ export function crossFieldProblems(config: Config): ConfigProblem[] {
       });
     } else if (address.port !== 0) {
       const key = `${address.host}:${address.port}`;
-      if (addresses.has(key)) problems.push({ path: `listeners[${i}].address`, message: `duplicate address ${listener.address}` });
+      if (addresses.has(key))
+        problems.push({ path: `listeners[${i}].address`, message: `duplicate address ${listener.address}` });
       addresses.add(key);
     }
     if (listener.defaultHost !== undefined) {
@@ -33,8 +35,10 @@ export function crossFieldProblems(config: Config): ConfigProblem[] {
   const cidrProblems = (list: readonly string[], key: 'allow' | 'deny'): void => {
     list.forEach((cidr, i) => {
       const parsed = parseCidr(cidr);
-      if (parsed === null) problems.push({ path: `backends.${key}[${i}]`, message: `"${cidr}" is not a CIDR prefix` });
-      else if (parsed.family !== 6) problems.push({ path: `backends.${key}[${i}]`, message: `"${cidr}": backends are IPv6 only` });
+      if (parsed === null)
+        problems.push({ path: `backends.${key}[${i}]`, message: `"${cidr}" is not a CIDR prefix` });
+      else if (parsed.family !== 6)
+        problems.push({ path: `backends.${key}[${i}]`, message: `"${cidr}": backends are IPv6 only` });
     });
   };
   cidrProblems(config.backends.allow, 'allow');
@@ -51,14 +55,19 @@ export function crossFieldProblems(config: Config): ConfigProblem[] {
   config.routes.forEach((route, i) => {
     const pattern = route.host.toLowerCase();
     const first = patterns.get(pattern);
-    if (first !== undefined) problems.push({ path: `routes[${i}].host`, message: `"${route.host}" repeats routes[${first}]` });
+    if (first !== undefined)
+      problems.push({ path: `routes[${i}].host`, message: `"${route.host}" repeats routes[${first}]` });
     else patterns.set(pattern, i);
-    for (const p of routeProblems(route)) problems.push({ path: `routes[${i}].${p.path}`, message: p.message });
+    for (const p of routeProblems(route))
+      problems.push({ path: `routes[${i}].${p.path}`, message: p.message });
     const literal = parseHostPort(route.target, { portRequired: false });
     if (literal !== null && literal.family === 6 && policy !== null) {
       const verdict = policy.check(literal.host);
       if (!verdict.allowed) {
-        problems.push({ path: `routes[${i}].target`, message: `${literal.host} is refused: ${verdict.reason}` });
+        problems.push({
+          path: `routes[${i}].target`,
+          message: `${literal.host} is refused: ${verdict.reason}`,
+        });
       }
     }
   });
@@ -69,7 +78,10 @@ export function crossFieldProblems(config: Config): ConfigProblem[] {
   }
   (r.servers ?? []).forEach((server, i) => {
     if (parseHostPort(server, { portRequired: false }) === null) {
-      problems.push({ path: `resolver.servers[${i}]`, message: `"${server}" is not "addr", "addr:port" or "[addr]:port"` });
+      problems.push({
+        path: `resolver.servers[${i}]`,
+        message: `"${server}" is not "addr", "addr:port" or "[addr]:port"`,
+      });
     }
   });
   return problems;

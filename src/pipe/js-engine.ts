@@ -13,7 +13,14 @@ export function createJsEngine(): PipeEngine {
 }
 
 /** Errors that mean the peer reset or vanished: propagate as a reset to the other side. */
-const RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
+const RESET_CODES = new Set([
+  'ECONNRESET',
+  'EPIPE',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
 
 class JsPair implements PipeHandle {
   readonly done: Promise<PipeResult>;
@@ -124,7 +131,12 @@ class JsPair implements PipeHandle {
       const result: PipeResult =
         this.error === undefined
           ? { bytesToBackend: this.toBackend, bytesToClient: this.toClient, end: this.end ?? 'done' }
-          : { bytesToBackend: this.toBackend, bytesToClient: this.toClient, end: this.end ?? 'error', error: this.error };
+          : {
+              bytesToBackend: this.toBackend,
+              bytesToClient: this.toClient,
+              end: this.end ?? 'error',
+              error: this.error,
+            };
       this.resolveDone(result);
     }
   };

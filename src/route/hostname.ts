@@ -27,7 +27,8 @@ export function normalizeHostname(raw: string, opts: { allowTrailingDot?: boolea
     if (opts.allowTrailingDot !== true) return { ok: false, reason: 'trailing dot', ipLiteral: false };
     name = name.slice(0, -1);
   }
-  if (name.length === 0 || name.length > MAX_NAME) return { ok: false, reason: 'name length', ipLiteral: false };
+  if (name.length === 0 || name.length > MAX_NAME)
+    return { ok: false, reason: 'name length', ipLiteral: false };
   const labels = name.split('.');
   for (const label of labels) {
     if (label.length === 0) return { ok: false, reason: 'empty label', ipLiteral: false };

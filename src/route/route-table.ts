@@ -9,8 +9,7 @@ import { normalizeHostname } from './hostname.js';
 
 /** What a route's target resolves to once a request name is applied. */
 export type Target =
-  | { readonly kind: 'name'; readonly name: string }
-  | { readonly kind: 'address'; readonly address: string };
+  { readonly kind: 'name'; readonly name: string } | { readonly kind: 'address'; readonly address: string };
 
 export interface CompiledRoute {
   /** The pattern as configured, e.g. "*.svc.c2.k8s.example"; safe as a metrics label. */
@@ -77,7 +76,10 @@ export class RouteTable {
     if (found === null) return { ok: false, reason: 'no-route' };
     const { route, sub } = found;
     if (route.literal !== null) {
-      return { ok: true, match: { route, target: { kind: 'address', address: route.literal.address }, port: route.port } };
+      return {
+        ok: true,
+        match: { route, target: { kind: 'address', address: route.literal.address }, port: route.port },
+      };
     }
     const expanded = expandTarget(route.target, name, sub);
     const checked = normalizeHostname(expanded, { allowTrailingDot: true });
@@ -114,19 +116,24 @@ export function routeProblems(route: RouteConfig): { path: 'host' | 'target'; me
     const bare = pattern.startsWith('*.') ? pattern.slice(2) : pattern;
     const checked = normalizeHostname(bare);
     if (!checked.ok) problems.push({ path: 'host', message: `"${pattern}": ${checked.reason}` });
-    else if (bare.includes('*')) problems.push({ path: 'host', message: `"${pattern}": "*" only as the first label` });
+    else if (bare.includes('*'))
+      problems.push({ path: 'host', message: `"${pattern}": "*" only as the first label` });
   }
   const target = route.target;
   if (target.startsWith('[') || isIP(target) !== 0) {
     const literal = parseHostPort(target, { portRequired: false });
     if (literal === null || literal.family !== 6) {
-      problems.push({ path: 'target', message: `"${target}": a literal target must be a bracketed IPv6 address` });
+      problems.push({
+        path: 'target',
+        message: `"${target}": a literal target must be a bracketed IPv6 address`,
+      });
     }
     return problems;
   }
-  const placeholders = target.match(/\{[^}]*\}/g) ?? [];
+  const placeholders: string[] = target.match(/\{[^}]*\}/g) ?? [];
   for (const p of placeholders) {
-    if (p !== '{host}' && p !== '{sub}') problems.push({ path: 'target', message: `unknown placeholder ${p}` });
+    if (p !== '{host}' && p !== '{sub}')
+      problems.push({ path: 'target', message: `unknown placeholder ${p}` });
   }
   if (placeholders.includes('{sub}') && !pattern.startsWith('*')) {
     problems.push({ path: 'target', message: '{sub} needs a wildcard host pattern' });
