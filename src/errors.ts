@@ -61,6 +61,9 @@ const CODES = {
   EDGE_NO_SNI: { side: 'client', outcome: 'no_route', tlsAlert: TlsAlert.unrecognizedName, httpStatus: 400 },
   EDGE_CLIENT_CLOSED: { side: 'client', outcome: 'reset', tlsAlert: null, httpStatus: 499 },
   EDGE_CLIENT_RESET: { side: 'client', outcome: 'reset', tlsAlert: null, httpStatus: 499 },
+  // PROXY protocol from a load balancer in front (acceptProxyProtocol): no alert, the peer is not TLS yet.
+  EDGE_BAD_PROXY_HEADER: { side: 'client', outcome: 'bad_hello', tlsAlert: null, httpStatus: 400 },
+  EDGE_UNTRUSTED_PROXY: { side: 'client', outcome: 'blocked', tlsAlert: null, httpStatus: 403 },
   // Routing.
   EDGE_NO_ROUTE: {
     side: 'client',
