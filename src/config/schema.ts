@@ -1,6 +1,6 @@
 /**
  * The configuration schema: one source for validation, defaults and documentation (STYLE.md §5).
- * docs/config.md is generated from the descriptions here (scripts/gen-config-doc.mjs); a test fails when
+ * docs/config.md is generated from the descriptions here (scripts/gen-docs.ts); a test fails when
  * the generated file drifts. Cross-field rules (unique names, literal targets inside the allowlist) live
  * in validate.ts so that every problem is reported at once, each with its path.
  */
