@@ -25,6 +25,7 @@ export interface SpawnOptions {
   readonly ns?: string;
   /** Label used in error messages (default: the command's basename). */
   readonly name?: string;
+  /** Default: childEnv(). */
   readonly env?: NodeJS.ProcessEnv;
   readonly cwd?: string;
   /** SIGTERM → SIGKILL bound used by `stop()` and by the teardown (default 3000 ms). */
@@ -79,6 +80,18 @@ interface Waiter {
 // indexes shift.
 const MAX_LINES = 200_000;
 
+/**
+ * The environment children get by default: this process's, minus what the test runner injects for its
+ * own test processes (loaders and coverage hooks in NODE_OPTIONS, NODE_V8_COVERAGE). The children here
+ * are servers and tools, not tests.
+ */
+export function childEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env = { ...process.env, ...extra };
+  delete env.NODE_OPTIONS;
+  delete env.NODE_V8_COVERAGE;
+  return env;
+}
+
 export function nsCommand(cmd: readonly string[], ns: string | undefined): string[] {
   return ns === undefined ? [...cmd] : ['ip', 'netns', 'exec', ns, ...cmd];
 }
@@ -103,7 +116,7 @@ export function spawnProcess(cmd: readonly string[], opts: SpawnOptions = {}): C
   const name =
     opts.name ?? `${cmd[0]?.split('/').pop() ?? file}${opts.ns === undefined ? '' : `@${opts.ns}`}`;
   const child = spawn(file, args, {
-    env: opts.env ?? process.env,
+    env: opts.env ?? childEnv(),
     cwd: opts.cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -263,6 +276,7 @@ export interface ExecOptions {
   readonly ns?: string;
   /** Written to stdin, which is then closed. */
   readonly input?: string | Buffer;
+  /** Default: childEnv(). */
   readonly env?: NodeJS.ProcessEnv;
   readonly cwd?: string;
   /** SIGKILL after this bound (default 30 s); the result's code is then 128 + 9. */
@@ -282,7 +296,7 @@ export function runCommand(cmd: readonly string[], opts: ExecOptions = {}): Prom
   if (file === undefined) return Promise.reject(new Error('runCommand: empty command'));
   return new Promise<ExecResult>((resolve, reject) => {
     const child = spawn(file, args, {
-      env: opts.env ?? process.env,
+      env: opts.env ?? childEnv(),
       cwd: opts.cwd,
       stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
