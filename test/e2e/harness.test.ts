@@ -4,6 +4,7 @@ import t from 'tap';
 import { queryDns, startDnsmasq, type DnsAnswer } from '../helpers/dnsmasq.js';
 import { ADDR, createTopology, requireNetns, type Host } from '../helpers/netns.js';
 import { runChecked } from '../helpers/process.js';
+import { startNginx } from './nginx.js';
 
 const ZONE = 'c2.k8s.example';
 
@@ -132,6 +133,54 @@ if (requireNetns(t)) {
     t.equal(fromClient[0]?.ok, false, 'the IPv4-only client cannot reach the IPv6 DNS server');
     await dns.stop();
   });
+
+  t.test(
+    'nginx runs in the IPv6-only backend with its own config and logs each request as JSON',
+    async (t) => {
+      const nginx = await startNginx(
+        t,
+        backend,
+        `
+  server { listen [${ADDR.backendV6}]:8081; location / { return 200 "nginx plain\\n"; } }
+  server { listen [${ADDR.backendV6}]:8082 proxy_protocol; location / { return 200 "nginx pp\\n"; } }
+`,
+      );
+      let from = nginx.mark();
+      const plain = await edge.exec([
+        'curl',
+        '-sS',
+        '-g',
+        '--max-time',
+        '5',
+        '-H',
+        `X-Forwarded-For: ${ADDR.clientV4}`,
+        `http://[${ADDR.backendV6}]:8081/a`,
+      ]);
+      t.equal(plain.stdout, 'nginx plain\n', plain.stderr);
+      t.match(await nginx.access(from, (r) => r.request === 'GET /a HTTP/1.1'), {
+        remote_addr: ADDR.edgeV6,
+        x_forwarded_for: ADDR.clientV4,
+        status: 200,
+      });
+      from = nginx.mark();
+      const pp = await edge.exec([
+        'curl',
+        '-sS',
+        '-g',
+        '--max-time',
+        '5',
+        '--haproxy-protocol',
+        `http://[${ADDR.backendV6}]:8082/b`,
+      ]);
+      t.equal(pp.stdout, 'nginx pp\n', pp.stderr);
+      t.match(await nginx.access(from, (r) => r.request === 'GET /b HTTP/1.1'), {
+        proxy_protocol_addr: ADDR.edgeV6,
+        status: 200,
+      });
+      await nginx.stop();
+      t.equal(nginx.child.exitInfo?.signal ?? nginx.child.exitInfo?.code, 0, 'nginx exits 0 on SIGTERM');
+    },
+  );
 
   t.test('close removes the namespaces and what ran in them', async (t) => {
     const extra = await createTopology();
