@@ -12,6 +12,10 @@ function httpServer(host: Host, address: string, port: number, body: string) {
   const script =
     `require('node:http').createServer((req, res) => res.end(${JSON.stringify(body)}))` +
     `.listen(${port}, ${JSON.stringify(address)}, () => console.log('listening'));`;
+  return httpServerScript(host, script);
+}
+
+function httpServerScript(host: Host, script: string) {
   const child = host.spawn([process.execPath, '-e', script], { name: `http-${host.role}` });
   return child.waitForLine((l) => l === 'listening', 10_000).then(() => child);
 }
@@ -181,6 +185,27 @@ if (requireNetns(t)) {
       t.equal(nginx.child.exitInfo?.signal ?? nginx.child.exitInfo?.code, 0, 'nginx exits 0 on SIGTERM');
     },
   );
+
+  t.test('a NAT46 source prefix: the edge dials from the client IPv4 embedded in it', async (t) => {
+    await topo.addNat46Prefix(ADDR.nat46Prefix, { nonlocalBind: true });
+    const echo = await httpServerScript(
+      backend,
+      `require('node:http').createServer((req, res) => res.end(req.socket.remoteAddress))` +
+        `.listen(8090, ${JSON.stringify(ADDR.backendV6)}, () => console.log('listening'));`,
+    );
+    const r = await edge.exec([
+      'curl',
+      '-sS',
+      '-g',
+      '--max-time',
+      '5',
+      '--interface',
+      ADDR.nat46Client,
+      `http://[${ADDR.backendV6}]:8090/`,
+    ]);
+    t.equal(r.stdout, ADDR.nat46Client, `the backend sees the NAT46 source ${r.stderr}`);
+    await echo.stop();
+  });
 
   t.test('close removes the namespaces and what ran in them', async (t) => {
     const extra = await createTopology();

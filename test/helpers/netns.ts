@@ -44,6 +44,10 @@ export const ADDR = {
   /** Reachable from the edge by a route, but outside 2001:db8:10::/48: for allowlist tests. */
   outsideV6: '2001:db8:99::10',
   outsideNet: '2001:db8:99::/64',
+  /** RFC 8215 local-use IPv4/IPv6 translation prefix, for NAT46 source addresses (addNat46Prefix). */
+  nat46Prefix: '64:ff9b:1::/96',
+  /** ADDR.clientV4 (192.0.2.10 = c000:020a) embedded in nat46Prefix. */
+  nat46Client: '64:ff9b:1::c000:20a',
 } as const;
 
 export type Addresses = typeof ADDR;
@@ -85,6 +89,13 @@ export interface Topology {
    * gets a route on the edge via the backend, so the edge can reach it.
    */
   addBackendAddress(address: string, prefixLength?: number): Promise<void>;
+  /**
+   * NAT46 source addresses (a client's IPv4 in the low 32 bits of `prefix`, e.g. "64:ff9b:1::/96"):
+   * makes the prefix local on the edge (`route add local … dev lo`) and routes it back from the backend
+   * via the edge. A plain bind inside it still fails with EADDRNOTAVAIL unless the socket has IP_FREEBIND
+   * or `nonlocalBind` sets net.ipv6.ip_nonlocal_bind=1 in the edge namespace.
+   */
+  addNat46Prefix(prefix: string, opts?: { readonly nonlocalBind?: boolean }): Promise<void>;
   /** Stops processes started through the hosts, kills whatever else runs inside, deletes the namespaces. */
   close(): Promise<void>;
 }
@@ -250,7 +261,25 @@ export async function createTopology(t?: TeardownRegistrar): Promise<Topology> {
     }
   };
 
-  const topology: Topology = { id, client, edge, backend, addr: ADDR, addBackendAddress, close };
+  const addNat46Prefix = async (
+    prefix: string,
+    opts: { readonly nonlocalBind?: boolean } = {},
+  ): Promise<void> => {
+    await edge.ip('-6', 'route', 'add', 'local', prefix, 'dev', 'lo');
+    await backend.ip('-6', 'route', 'add', prefix, 'via', ADDR.edgeV6, 'dev', LINKS.backend);
+    if (opts.nonlocalBind === true) await sysctl(edge.ns, ['net.ipv6.ip_nonlocal_bind=1']);
+  };
+
+  const topology: Topology = {
+    id,
+    client,
+    edge,
+    backend,
+    addr: ADDR,
+    addBackendAddress,
+    addNat46Prefix,
+    close,
+  };
   t?.teardown(close);
   try {
     for (const host of [client, edge, backend]) {
