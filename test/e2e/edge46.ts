@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Host } from '../helpers/netns.js';
-import type { ChildHandle, JsonRecord, TeardownRegistrar } from '../helpers/process.js';
+import type { ChildHandle, ExitInfo, JsonRecord, TeardownRegistrar } from '../helpers/process.js';
 
 export const MAIN_JS = fileURLToPath(new URL('../../dist/src/main.js', import.meta.url));
 
@@ -25,7 +25,8 @@ export interface Edge46Process {
     match: (record: JsonRecord) => boolean,
     timeoutMs?: number,
   ): Promise<JsonRecord>;
-  stop(): Promise<void>;
+  /** SIGTERM, SIGKILL (the whole process tree) after 5 s. */
+  stop(): Promise<ExitInfo>;
 }
 
 /**
@@ -44,11 +45,10 @@ export async function startEdge46(
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const configFile = join(dir, 'edge46.yaml');
   await writeFile(configFile, configYaml);
-  // NODE_OPTIONS from the test runner (loaders, coverage hooks) is not edge46's business.
-  const env = { ...process.env, NODE_OPTIONS: '' };
+  // The default child environment drops the test runner's loaders and coverage hooks.
   const child = host.spawn([process.execPath, MAIN_JS, '--config', configFile], {
     name: `edge46@${host.ns}`,
-    env,
+    stopTimeoutMs: 5000,
   });
   t.teardown(() => child.stop());
   const wanted = opts.listenerCount ?? 1;
@@ -63,8 +63,6 @@ export async function startEdge46(
     mark: () => child.stdout.length,
     connectionClosed: (from, match, timeoutMs = 10_000) =>
       child.waitForJson((r) => r.msg === 'connection closed' && match(r), timeoutMs, { from }),
-    stop: async () => {
-      await child.stop();
-    },
+    stop: () => child.stop(),
   };
 }

@@ -1,9 +1,10 @@
 // Proves the end-to-end harness itself: the three namespaces have the addressing the e2e tests rely on
 // (IPv4-only client, dual-stack edge, IPv6-only backend) and dnsmasq in the backend answers as expected.
+import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { queryDns, startDnsmasq, type DnsAnswer } from '../helpers/dnsmasq.js';
 import { ADDR, createTopology, requireNetns, type Host } from '../helpers/netns.js';
-import { runChecked } from '../helpers/process.js';
+import { isRunning, runChecked, runCommand } from '../helpers/process.js';
 import { startNginx } from './nginx.js';
 
 const ZONE = 'c2.k8s.example';
@@ -205,6 +206,22 @@ if (requireNetns(t)) {
     ]);
     t.equal(r.stdout, ADDR.nat46Client, `the backend sees the NAT46 source ${r.stderr}`);
     await echo.stop();
+  });
+
+  t.test('a test process that crashes in setup leaves no namespace or process behind', async (t) => {
+    const script = fileURLToPath(new URL('fixtures/crash-after-topology.ts', import.meta.url));
+    // The test runner's own loader flags let the child import TypeScript like this file does.
+    const res = await runCommand([process.execPath, ...process.execArgv, script], { env: process.env });
+    t.not(res.code, 0, 'the fixture died');
+    t.match(res.stderr, /simulated crash/);
+    const made = JSON.parse(res.stdout.trim().split('\n').pop() ?? '{}') as {
+      namespaces: string[];
+      pids: number[];
+    };
+    t.equal(made.namespaces.length, 3);
+    const list = await runChecked(['ip', 'netns', 'list']);
+    for (const ns of made.namespaces) t.notMatch(list, ns, `${ns} was deleted`);
+    for (const pid of made.pids) t.notOk(isRunning(pid), `pid ${pid} was killed`);
   });
 
   t.test('close removes the namespaces and what ran in them', async (t) => {

@@ -1,6 +1,6 @@
 // The process helper the e2e tests stand on: line waiting driven by output, exits, and stop by PID.
 import t from 'tap';
-import { runChecked, runCommand, spawnProcess } from '../helpers/process.js';
+import { descendants, isRunning, runChecked, runCommand, spawnProcess } from '../helpers/process.js';
 
 const node = (script: string) => [process.execPath, '-e', script];
 
@@ -58,6 +58,16 @@ t.test('stop escalates to SIGKILL for a process that ignores SIGTERM', async (t)
   t.equal(exit.signal, 'SIGKILL');
   t.ok(child.stdout.includes('ignored'));
   t.equal(await child.stop(), exit, 'stop after exit returns the same result');
+});
+
+t.test('the SIGKILL escalation takes the whole process tree, each by PID', async (t) => {
+  const child = spawnProcess(['sh', '-c', 'trap "" TERM; sleep 600 & sleep 601 & echo ready; wait'], { t });
+  await child.waitForLine((l) => l === 'ready', 5000);
+  const tree = descendants(child.pid);
+  t.equal(tree.length, 2, 'two sleeps below the shell');
+  const exit = await child.stop({ timeoutMs: 200 });
+  t.equal(exit.signal, 'SIGKILL');
+  for (const pid of tree) t.notOk(isRunning(pid), `descendant ${pid} is gone`);
 });
 
 t.test('runCommand and runChecked', async (t) => {

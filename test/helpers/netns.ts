@@ -173,6 +173,20 @@ async function killAndDelete(ns: string): Promise<void> {
   await runCommand(['ip', 'netns', 'del', ns]);
 }
 
+/** Namespaces of topologies not closed yet, removed synchronously if this process exits first. */
+const openNamespaces = new Set<string[]>();
+process.once('exit', () => {
+  for (const list of openNamespaces) {
+    for (const ns of list) {
+      const pids = spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).stdout ?? '';
+      for (const pid of pids.split('\n').map(Number)) {
+        if (Number.isInteger(pid) && pid > 1 && pid !== process.pid) signalPid(pid, 'SIGKILL');
+      }
+      spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+    }
+  }
+});
+
 /** Deletes namespaces of this naming scheme whose creating process no longer exists (crashed runs). */
 export async function cleanupStaleNamespaces(): Promise<string[]> {
   const stale = (await listNamespaces()).filter((ns) => {
@@ -241,9 +255,11 @@ export async function createTopology(t?: TeardownRegistrar): Promise<Topology> {
     closing ??= (async () => {
       await Promise.all([...children].map((c) => c.stop({ timeoutMs: 2000 })));
       for (const ns of created) await killAndDelete(ns);
+      openNamespaces.delete(created);
     })();
     return closing;
   };
+  openNamespaces.add(created);
 
   const addBackendAddress = async (address: string, prefixLength = 64): Promise<void> => {
     await backend.addAddress(`${address}/${prefixLength}`, LINKS.backend);

@@ -4,6 +4,7 @@
  * driven by the data events (no polling), and stop by PID: SIGTERM, then SIGKILL after a bound.
  */
 import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { createInterface } from 'node:readline';
 
@@ -217,6 +218,9 @@ export function spawnProcess(cmd: readonly string[], opts: SpawnOptions = {}): C
     });
   };
 
+  live.add(pid);
+  void exited.then(() => live.delete(pid));
+
   let stopping: Promise<ExitInfo> | undefined;
   const stop = (
     stopOpts: { readonly signal?: NodeJS.Signals; readonly timeoutMs?: number } = {},
@@ -225,7 +229,7 @@ export function spawnProcess(cmd: readonly string[], opts: SpawnOptions = {}): C
     stopping ??= (async () => {
       const bound = stopOpts.timeoutMs ?? opts.stopTimeoutMs ?? 3000;
       signalPid(pid, stopOpts.signal ?? 'SIGTERM');
-      const killTimer = setTimeout(() => signalPid(pid, 'SIGKILL'), bound);
+      const killTimer = setTimeout(() => killTree(pid), bound);
       try {
         return await exited;
       } finally {
@@ -259,6 +263,63 @@ export function spawnProcess(cmd: readonly string[], opts: SpawnOptions = {}): C
   };
   opts.t?.teardown(() => stop());
   return handle;
+}
+
+/** PIDs of children started here that have not exited yet. */
+const live = new Set<number>();
+// Safety net for a test process that dies without running its teardowns (an uncaught error in
+// top-level setup): 'exit' still fires, and process.kill is synchronous.
+process.once('exit', () => {
+  for (const pid of live) killTree(pid);
+});
+
+/** The PIDs of `pid`'s descendants, read from /proc (children first found, deepest last). */
+export function descendants(pid: number): number[] {
+  const parentOf = new Map<number, number>();
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // Field 4 of /proc/PID/stat, after the parenthesised command name (which may contain spaces).
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      parentOf.set(Number(entry), ppid);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const out: number[] = [];
+  const queue = [pid];
+  for (let i = 0; i < queue.length && out.length < 10_000; i++) {
+    for (const [child, parent] of parentOf) {
+      if (parent === queue[i]) {
+        out.push(child);
+        queue.push(child);
+      }
+    }
+  }
+  return out;
+}
+
+/** True while `pid` exists and is not a zombie (a killed orphan may wait for its reaper a while). */
+export function isRunning(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** SIGKILL for `pid` and every descendant it has (cluster workers, nginx workers), each by PID. */
+export function killTree(pid: number): void {
+  const tree = [pid, ...descendants(pid)];
+  for (const p of tree) signalPid(p, 'SIGKILL');
 }
 
 /** Sends a signal to one PID; a process that is already gone is not an error. */
