@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { DataPath, DataPathState } from './accept/data-path.js';
 import { ProxyListener } from './accept/listener.js';
 import type { Config } from './config/schema.js';
+import { checkNat46AtStart, nat46Prefixes } from './connect/nat46.js';
 import type { Logger } from './observe/logger.js';
 import type { PipeEngine } from './pipe/engine.js';
 import { createJsEngine } from './pipe/js-engine.js';
@@ -35,6 +36,8 @@ export class App implements DataPath {
 
   /** Binds every listener; if one fails, the ones already bound are closed and the error is thrown. */
   static async start(config: Config, opts: AppOptions): Promise<App> {
+    // Before any listener binds: a NAT46 prefix that cannot be used fails the start with the reason.
+    await checkNat46AtStart(config, opts.logger);
     const app = new App(config, opts.logger, opts.pipe ?? createJsEngine());
     try {
       for (const listenerConfig of config.listeners) {
@@ -97,7 +100,11 @@ export class App implements DataPath {
 }
 
 function buildState(config: Config, pipe: PipeEngine): DataPathState {
-  const policy = AddressPolicy.create({ allow: config.backends.allow, deny: config.backends.deny });
+  const policy = AddressPolicy.create({
+    allow: config.backends.allow,
+    deny: config.backends.deny,
+    reservedPrefixes: nat46Prefixes(config),
+  });
   const r = config.resolver;
   const resolver = new AaaaResolver({
     ...(r.servers === undefined ? {} : { servers: r.servers }),

@@ -1,5 +1,6 @@
 /** Per-connection context: identity, the child logger, and phase timings (STYLE.md §4). */
 import type { Logger } from '../observe/logger.js';
+import type { EffectiveClient } from './client-address.js';
 
 export type Phase = 'sniff' | 'resolve' | 'connect' | 'total';
 
@@ -22,6 +23,8 @@ export class ConnectionContext {
     readonly client: string,
     readonly clientPort: number,
     readonly log: Logger,
+    /** How `client` was decided (accept/client-address.ts); absent in hand-built contexts. */
+    readonly clientAddress?: EffectiveClient,
   ) {
     this.startedAt = performance.now();
     this.phaseStart = this.startedAt;

@@ -7,7 +7,8 @@ import type { ListenerConfig } from '../config/schema.js';
 import type { Logger } from '../observe/logger.js';
 import type { PipeHandle } from '../pipe/engine.js';
 import { formatHostPort, normalizeClientAddress, parseHostPort } from './address.js';
-import { ConnectionContext, nextConnectionId } from './context.js';
+import { identifyConnection } from './client-address.js';
+import { nextConnectionId } from './context.js';
 import type { DataPath, ListenerRuntime } from './data-path.js';
 import { handleTlsConnection } from './tls-connection.js';
 
@@ -109,14 +110,15 @@ export class ProxyListener {
       return;
     }
     const id = nextConnectionId();
-    const clientPort = socket.remotePort ?? 0;
-    const log = this.log.child({ conn: id, listener: this.config.name, client, clientPort });
-    const ctx = new ConnectionContext(id, this.config.name, client, clientPort, log);
     const entry: Active = { socket, pipe: null };
     this.active.add(entry);
     const runtime: ListenerRuntime = { config: this.config, port: this.boundPort };
-    handleTlsConnection(socket, ctx, runtime, this.dataPath, (pipe) => (entry.pipe = pipe))
-      .catch((err: unknown) => log.error({ err }, 'connection handler failed'))
+    // The client is known once a PROXY header (acceptProxyProtocol) has been read; null: refused, logged.
+    identifyConnection(socket, id, runtime.config, this.log)
+      .then((ctx) => (ctx === null ? undefined : handleTlsConnection(socket, ctx, runtime, this.dataPath, (pipe) => (entry.pipe = pipe))))
+      .catch((err: unknown) =>
+        this.log.error({ err, conn: id, listener: runtime.config.name }, 'connection handler failed'),
+      )
       .finally(() => {
         this.active.delete(entry);
         if (this.active.size === 0) {

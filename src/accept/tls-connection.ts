@@ -4,12 +4,14 @@
  * Every failure is a ProxyError; `describeOutcome` decides the alert, this module only sends it.
  */
 import type { Socket } from 'node:net';
+import { clientSource } from '../connect/client-source.js';
 import { dial } from '../connect/dialer.js';
 import { describeOutcome, errorMessage, ProxyError, type Outcome } from '../errors.js';
 import type { PipeEnd, PipeHandle, PipeResult } from '../pipe/engine.js';
 import { createTlsSniffer, type ClientHello } from '../sniff/tls-client-hello.js';
 import { encodeAlert } from '../tls/alert.js';
 import { formatHostPort } from './address.js';
+import { effectiveClient } from './client-address.js';
 import type { ConnectionContext } from './context.js';
 import type { DataPath, ListenerRuntime } from './data-path.js';
 import { sniffSocket } from './sniff-socket.js';
@@ -23,6 +25,9 @@ interface ConnectionRecord {
   backend?: string;
   bytesIn: number;
   bytesOut: number;
+  /** NAT46 (or kept IPv6) source address the backend was dialled from. */
+  source?: string;
+  proxyProtocol?: 'v1' | 'v2';
 }
 
 const END_OUTCOME: Record<PipeEnd, Outcome> = {
@@ -81,6 +86,17 @@ export async function handleTlsConnection(
     const match = lookup.match;
     record.route = match.route.pattern;
     const port = match.port ?? cfg.backendPort ?? listener.port;
+    const carry = clientSource({
+      listener: cfg,
+      route: state.config.routes[match.route.index],
+      client: ctx.clientAddress ?? effectiveClient(peerOf(socket), localOf(socket)),
+      authority: hello.serverName,
+      // Passthrough: only the offer is known; a single offered protocol is the only one that can win.
+      ...(hello.alpn.length === 1 && hello.alpn[0] !== undefined ? { alpn: hello.alpn[0] } : {}),
+      policy: state.policy,
+    });
+    if (carry.dial.localAddress !== undefined) record.source = carry.dial.localAddress;
+    if (carry.proxyProtocol !== 'none') record.proxyProtocol = carry.proxyProtocol;
 
     let addresses: readonly string[];
     if (match.target.kind === 'address') {
@@ -101,6 +117,7 @@ export async function handleTlsConnection(
       connectTimeoutMs: state.config.timeouts.connectMs,
       attemptDelayMs: state.config.timeouts.attemptDelayMs,
       signal: abort.signal,
+      ...carry.dial,
     });
     ctx.mark('connect');
     record.backend = formatHostPort(dialed.address, port);
@@ -111,7 +128,8 @@ export async function handleTlsConnection(
     }
 
     const pipe = state.pipe.start(socket, dialed.socket, {
-      clientHead: head,
+      // The PROXY header goes first, before the ClientHello.
+      clientHead: carry.header === null ? head : Buffer.concat([carry.header, head]),
       idleTimeoutMs: state.config.timeouts.idleMs,
     });
     track(pipe);
@@ -136,6 +154,14 @@ export async function handleTlsConnection(
   } else {
     ctx.log.info(fields, 'connection closed');
   }
+}
+
+function peerOf(socket: Socket): { address?: string | undefined; port?: number | undefined } {
+  return { address: socket.remoteAddress, port: socket.remotePort };
+}
+
+function localOf(socket: Socket): { address?: string | undefined; port?: number | undefined } {
+  return { address: socket.localAddress, port: socket.localPort };
 }
 
 function requestedName(hello: ClientHello, defaultHost: string | undefined): string {

@@ -5,6 +5,7 @@
  * in validate.ts so that every problem is reported at once, each with its path.
  */
 import { z } from 'zod';
+import { listenerClientAddressFields, routeClientAddressFields } from './client-address-schema.js';
 
 const port = z.int().min(1).max(65535);
 const positiveMs = z.int().positive();
@@ -39,6 +40,7 @@ export const listenerSchema = z
       .positive()
       .default(10_000)
       .describe('Open client connections above this are closed at once.'),
+    ...listenerClientAddressFields,
   })
   .describe('A socket edge46 accepts clients on.');
 
@@ -55,6 +57,7 @@ export const routeSchema = z
         '"{host}" (the requested name), a name template with "{sub}" (the labels matched by *), a fixed name, or a literal "[2001:db8::5]:8443".',
       ),
     port: port.optional().describe("Backend port for this route; overrides the listener's backendPort."),
+    ...routeClientAddressFields,
   })
   .describe('Maps a requested name to the backend name whose AAAA records are dialled.');
 

@@ -3,6 +3,7 @@ import { parseHostPort } from '../accept/address.js';
 import { AddressPolicy, parseCidr } from '../resolve/address-policy.js';
 import { normalizeHostname } from '../route/hostname.js';
 import { routeProblems } from '../route/route-table.js';
+import { clientAddressProblems } from './client-address-check.js';
 import type { ConfigProblem } from './load.js';
 import type { Config } from './schema.js';
 
@@ -71,6 +72,8 @@ export function crossFieldProblems(config: Config): ConfigProblem[] {
       }
     }
   });
+
+  problems.push(...clientAddressProblems(config));
 
   const r = config.resolver;
   if (r.minTtlSeconds > r.maxTtlSeconds) {

@@ -18,6 +18,8 @@ import { createServer, Socket, type AddressInfo, type Server } from 'node:net';
 import { embedIpv4, parseNat64Prefix, type Nat64Prefix, type PrefixParse } from '../accept/nat64.js';
 import { errnoCode, errorMessage } from '../errors.js';
 import { ipFamily, unmapIpv4 } from '../ip.js';
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../observe/logger.js';
 import { loadNative, nativeLoadError } from '../pipe/native.js';
 import { createFreebindSocket } from './freebind.js';
 
@@ -201,4 +203,44 @@ function connectWithin(
       done({ ok: false, code: errnoCode(err) ?? errorMessage(err) });
     }
   });
+}
+
+/** The distinct, valid NAT46 prefixes a config uses (listeners and routes), canonical text. */
+export function nat46Prefixes(config: Config): string[] {
+  const texts = [
+    ...config.listeners.map((l) => l.sourceNat46Prefix),
+    ...config.routes.map((r) => r.sourceNat46Prefix),
+  ].filter((p): p is string => typeof p === 'string');
+  const out = new Set<string>();
+  for (const text of texts) {
+    const parsed = parseNat46Prefix(text);
+    if (parsed.ok) out.add(parsed.prefix.text);
+  }
+  return [...out];
+}
+
+/**
+ * Start-up gate: probes every NAT46 prefix the config uses and throws one Error listing each failure
+ * (the message names the missing route, sysctl or addon). Resolves with the method per prefix.
+ */
+export async function requireNat46(
+  config: Config,
+  opts: Nat46CheckOptions = {},
+): Promise<Map<string, Nat46Method>> {
+  const methods = new Map<string, Nat46Method>();
+  const failures: string[] = [];
+  for (const prefix of nat46Prefixes(config)) {
+    const check = await checkNat46Bind(prefix, opts);
+    if (check.ok) methods.set(prefix, check.method);
+    else failures.push(check.message);
+  }
+  if (failures.length > 0) throw new Error(`NAT46 source addresses unusable:\n  ${failures.join('\n  ')}`);
+  return methods;
+}
+
+/** requireNat46, logging the method in use per prefix; a no-op for configs without NAT46. */
+export async function checkNat46AtStart(config: Config, log: Logger): Promise<void> {
+  const methods = await requireNat46(config);
+  for (const [prefix, method] of methods)
+    log.info({ prefix, method }, `NAT46 source prefix ${prefix} usable (${method})`);
 }
