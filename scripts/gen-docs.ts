@@ -80,7 +80,8 @@ const ERROR_DOC: Record<ErrorCode, string> = {
   EDGE_NO_SNI: 'The ClientHello has no server_name and the listener has no `defaultHost`.',
   EDGE_CLIENT_CLOSED: 'The client closed before its connection was established to a backend.',
   EDGE_CLIENT_RESET: 'The client reset the connection before a backend was chosen.',
-  EDGE_BAD_PROXY_HEADER: 'A listener with `acceptProxyProtocol` received a missing or malformed PROXY header.',
+  EDGE_BAD_PROXY_HEADER:
+    'A listener with `acceptProxyProtocol` received a missing or malformed PROXY header.',
   EDGE_UNTRUSTED_PROXY: 'A PROXY header arrived from a peer outside `trustedProxies`.',
   EDGE_NO_ROUTE: 'No route matches the requested name.',
   EDGE_IP_LITERAL: 'The requested name is an IP literal; literals are never routed.',
@@ -95,6 +96,20 @@ const ERROR_DOC: Record<ErrorCode, string> = {
   EDGE_CONNECT_FAILED: 'Connecting failed for another reason (unreachable network or host).',
   EDGE_IDLE_TIMEOUT: 'The connection was silent both ways for `timeouts.idleMs`.',
   EDGE_BACKEND_RESET: 'The backend reset the connection.',
+  EDGE_BAD_REQUEST:
+    'HTTP: the request is malformed (llhttp rejected it: smuggling attempts, bad framing, obs-fold, …).',
+  EDGE_NO_HOST: 'HTTP: the request has no Host header (and no absolute-form target) to route by.',
+  EDGE_BAD_HOST: 'HTTP: the Host is not a valid host name, or appears more than once.',
+  EDGE_HEADERS_TOO_LARGE: 'HTTP: the request head is larger than `http.maxHeaderSize`.',
+  EDGE_REQUEST_TIMEOUT:
+    'HTTP: the request head did not arrive within `http.headersTimeoutMs` (or the whole request within `http.requestTimeoutMs`).',
+  EDGE_METHOD_NOT_ALLOWED: 'HTTP: a CONNECT request; edge46 is a reverse proxy, not a forward proxy.',
+  EDGE_UPSTREAM_TIMEOUT: 'HTTP: the backend sent no response head within `http.upstream.headersTimeoutMs`.',
+  EDGE_UPSTREAM_BODY_TIMEOUT:
+    'HTTP: the response body was silent for `http.upstream.bodyTimeoutMs`; the client connection is closed.',
+  EDGE_UPSTREAM_RESET:
+    'HTTP: the backend closed or reset the connection before the response was complete (mid-body: the client connection is reset too).',
+  EDGE_UPSTREAM_BAD_RESPONSE: 'HTTP: the backend sent a malformed response.',
   EDGE_OVER_CAPACITY: 'The listener already has `maxConnections` open connections.',
   EDGE_SHUTTING_DOWN: 'edge46 is shutting down and the grace period ended.',
   EDGE_INTERNAL: 'A bug: an unexpected error inside edge46 (logged at error level).',
