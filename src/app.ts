@@ -5,10 +5,13 @@
  */
 import type { AddressInfo } from 'node:net';
 import type { DataPath, DataPathState } from './accept/data-path.js';
+import { formatHostPort } from './accept/address.js';
 import { ProxyListener } from './accept/listener.js';
 import type { Config } from './config/schema.js';
 import { checkNat46AtStart, nat46Prefixes } from './connect/nat46.js';
+import { planListeners } from './lifecycle/listener-plan.js';
 import type { Logger } from './observe/logger.js';
+import { Metrics } from './observe/metrics.js';
 import type { PipeEngine } from './pipe/engine.js';
 import { createJsEngine } from './pipe/js-engine.js';
 import { AddressPolicy } from './resolve/address-policy.js';
@@ -19,26 +22,69 @@ export interface AppOptions {
   readonly logger: Logger;
   /** Overrides the pipe engine (tests and the benchmark). */
   readonly pipe?: PipeEngine;
+  /** Where the data path counts; default: a fresh registry without process metrics. */
+  readonly metrics?: Metrics;
+}
+
+/** One listener as the admin server shows it. */
+export interface ListenerStat {
+  readonly name: string;
+  readonly protocol: string;
+  readonly address: string;
+  /** Bound address ("127.0.0.1:8443"); null once it stopped accepting. */
+  readonly bound: string | null;
+  readonly connections: number;
+  /** False for a listener a reload removed that still has connections open. */
+  readonly configured: boolean;
+}
+
+export interface ReloadSummary {
+  readonly added: readonly string[];
+  readonly removed: readonly string[];
+  readonly kept: readonly string[];
+  readonly routes: number;
 }
 
 export class App implements DataPath {
   private state: DataPathState;
-  private readonly listeners: ProxyListener[] = [];
+  private listeners: ProxyListener[] = [];
+  /** Removed by a reload, not accepting, with connections still open. */
+  private readonly retired = new Set<ProxyListener>();
   private closing: Promise<void> | null = null;
+  private reloading: Promise<unknown> = Promise.resolve();
+  readonly metrics: Metrics;
 
   private constructor(
     config: Config,
     private readonly log: Logger,
     pipe: PipeEngine,
+    metrics: Metrics | undefined,
   ) {
-    this.state = buildState(config, pipe);
+    this.metrics = metrics ?? new Metrics({ defaultMetrics: false });
+    this.state = buildState(config, pipe, this.metrics, null);
+    this.metrics.bindLive({
+      activeConnections: () => sumByName(this.allListeners(), (l) => l.connections),
+      liveBytes: () => {
+        const out = new Map<string, { toBackend: number; toClient: number }>();
+        for (const l of this.allListeners()) {
+          const b = l.liveBytes();
+          const prev = out.get(l.config.name);
+          out.set(l.config.name, {
+            toBackend: b.toBackend + (prev?.toBackend ?? 0),
+            toClient: b.toClient + (prev?.toClient ?? 0),
+          });
+        }
+        return out;
+      },
+      dnsCacheEntries: () => this.state.resolver.snapshot().length,
+    });
   }
 
   /** Binds every listener; if one fails, the ones already bound are closed and the error is thrown. */
   static async start(config: Config, opts: AppOptions): Promise<App> {
     // Before any listener binds: a NAT46 prefix that cannot be used fails the start with the reason.
     await checkNat46AtStart(config, opts.logger);
-    const app = new App(config, opts.logger, opts.pipe ?? createJsEngine());
+    const app = new App(config, opts.logger, opts.pipe ?? createJsEngine(), opts.metrics);
     try {
       for (const listenerConfig of config.listeners) {
         const listener = new ProxyListener(listenerConfig, app, opts.logger);
@@ -71,7 +117,89 @@ export class App implements DataPath {
   }
 
   get connections(): number {
-    return this.listeners.reduce((sum, l) => sum + l.connections, 0);
+    return this.allListeners().reduce((sum, l) => sum + l.connections, 0);
+  }
+
+  listenerStats(): ListenerStat[] {
+    const stat = (l: ProxyListener, configured: boolean): ListenerStat => {
+      const bound = l.address;
+      return {
+        name: l.config.name,
+        protocol: l.config.protocol,
+        address: l.config.address,
+        bound: bound === null ? null : formatHostPort(bound.address, bound.port),
+        connections: l.connections,
+        configured,
+      };
+    };
+    return [...this.listeners.map((l) => stat(l, true)), ...[...this.retired].map((l) => stat(l, false))];
+  }
+
+  /**
+   * Applies an already validated config (lifecycle/reload.ts validates): opens added listeners, then
+   * swaps the data path state in one assignment (new connections see the new routes, resolver and
+   * allowlist; open ones keep their snapshot), then stops accepting on removed listeners, whose open
+   * connections continue. A listener that cannot bind rejects the reload and leaves everything as it
+   * was. Reloads run one at a time.
+   */
+  reload(config: Config): Promise<ReloadSummary> {
+    const run = this.reloading.then(() => this.applyConfig(config));
+    this.reloading = run.catch(() => undefined);
+    return run;
+  }
+
+  private async applyConfig(config: Config): Promise<ReloadSummary> {
+    if (this.closing !== null) throw new Error('edge46 is shutting down');
+    const plan = planListeners(this.listeners, config.listeners);
+    await Promise.all(plan.closeFirst.map((l) => l.stopAccepting()));
+    const started: ProxyListener[] = [];
+    const next: ProxyListener[] = [];
+    try {
+      for (const step of plan.steps) {
+        if (step.kind === 'keep') {
+          next.push(step.listener);
+          continue;
+        }
+        const listener = new ProxyListener(step.config, this, this.log);
+        started.push(listener);
+        await listener.start();
+        next.push(listener);
+      }
+    } catch (err) {
+      await Promise.all(started.map((l) => l.stopAccepting()));
+      for (const l of plan.closeFirst) await l.start().catch(() => undefined);
+      throw err;
+    }
+    if (this.closing !== null) {
+      await Promise.all(started.map((l) => l.stopAccepting()));
+      throw new Error('edge46 is shutting down');
+    }
+    const previous = this.state;
+    this.state = buildState(config, previous.pipe, this.metrics, previous);
+    for (const step of plan.steps) if (step.kind === 'keep') step.listener.config = step.config;
+    this.listeners = next;
+    for (const l of plan.remove) this.retire(l);
+    if (this.state.resolver !== previous.resolver) retireResolver(previous);
+    return {
+      added: started.map((l) => l.config.name),
+      removed: plan.remove.map((l) => l.config.name),
+      kept: plan.steps.flatMap((s) => (s.kind === 'keep' ? [s.config.name] : [])),
+      routes: this.state.routes.size,
+    };
+  }
+
+  private retire(listener: ProxyListener): void {
+    this.retired.add(listener);
+    void listener.stopAccepting();
+    void listener.whenIdle().then(() => this.retired.delete(listener));
+    this.log.info(
+      { listener: listener.config.name, open: listener.connections },
+      'listener removed: stopped accepting, open connections continue',
+    );
+  }
+
+  private allListeners(): ProxyListener[] {
+    return this.retired.size === 0 ? this.listeners : [...this.listeners, ...this.retired];
   }
 
   /** Stops accepting, waits up to graceMs for open connections, resets the rest. Idempotent. */
@@ -81,8 +209,10 @@ export class App implements DataPath {
   }
 
   private async doClose(graceMs: number): Promise<void> {
-    await Promise.all(this.listeners.map((l) => l.stopAccepting()));
-    const idle = Promise.all(this.listeners.map((l) => l.whenIdle()));
+    const listeners = this.allListeners();
+    await Promise.all(listeners.map((l) => l.stopAccepting()));
+    this.log.info({ open: this.connections }, 'stopped accepting');
+    const idle = Promise.all(listeners.map((l) => l.whenIdle()));
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<'deadline'>(
       (resolve) => (timer = setTimeout(() => resolve('deadline'), graceMs)),
@@ -91,7 +221,7 @@ export class App implements DataPath {
     clearTimeout(timer);
     if (first === 'deadline' && this.connections > 0) {
       this.log.warn({ open: this.connections }, 'grace period over: resetting open connections');
-      for (const listener of this.listeners) listener.abortAll();
+      for (const listener of listeners) listener.abortAll();
       await idle;
     }
     this.state.resolver.close();
@@ -99,21 +229,61 @@ export class App implements DataPath {
   }
 }
 
-function buildState(config: Config, pipe: PipeEngine): DataPathState {
+function buildState(
+  config: Config,
+  pipe: PipeEngine,
+  metrics: Metrics,
+  previous: DataPathState | null,
+): DataPathState {
   const policy = AddressPolicy.create({
     allow: config.backends.allow,
     deny: config.backends.deny,
     reservedPrefixes: nat46Prefixes(config),
   });
+  return {
+    config,
+    routes: RouteTable.build(config.routes),
+    policy,
+    // An unchanged resolver section keeps the resolver, and with it the warm cache.
+    resolver:
+      previous !== null && JSON.stringify(previous.config.resolver) === JSON.stringify(config.resolver)
+        ? previous.resolver
+        : buildResolver(config, metrics),
+    pipe,
+  };
+}
+
+/**
+ * Closes a replaced resolver once the queries it has in flight have had time to finish: connections
+ * call resolve() in the same tick as they read the state, so nothing new starts on it after the swap.
+ */
+function retireResolver(previous: DataPathState): void {
+  const r = previous.config.resolver;
+  const bound = 2 * r.timeoutMs * r.attempts * Math.max(1, r.servers?.length ?? 1) + 1_000;
+  setTimeout(() => previous.resolver.close(), bound).unref();
+}
+
+function sumByName(
+  listeners: readonly ProxyListener[],
+  value: (l: ProxyListener) => number,
+): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const l of listeners) out.set(l.config.name, (out.get(l.config.name) ?? 0) + value(l));
+  return out;
+}
+
+function buildResolver(config: Config, metrics: Metrics): AaaaResolver {
   const r = config.resolver;
-  const resolver = new AaaaResolver({
-    ...(r.servers === undefined ? {} : { servers: r.servers }),
-    timeoutMs: r.timeoutMs,
-    attempts: r.attempts,
-    minTtlSeconds: r.minTtlSeconds,
-    maxTtlSeconds: r.maxTtlSeconds,
-    negativeTtlSeconds: r.negativeTtlSeconds,
-    staleSeconds: r.staleSeconds,
-  });
-  return { config, routes: RouteTable.build(config.routes), policy, resolver, pipe };
+  return new AaaaResolver(
+    {
+      ...(r.servers === undefined ? {} : { servers: r.servers }),
+      timeoutMs: r.timeoutMs,
+      attempts: r.attempts,
+      minTtlSeconds: r.minTtlSeconds,
+      maxTtlSeconds: r.maxTtlSeconds,
+      negativeTtlSeconds: r.negativeTtlSeconds,
+      staleSeconds: r.staleSeconds,
+    },
+    { onLookup: (result) => metrics.dnsLookup(result) },
+  );
 }

@@ -1,16 +1,22 @@
 #!/usr/bin/env node
 /**
- * CLI entry: parse flags → load config → start the app; SIGINT/SIGTERM → graceful close, a second
- * signal exits at once.
+ * CLI entry: parse flags → load config → run: one process (`workers: 1`, lifecycle/single.ts) or a
+ * cluster primary with N workers (cluster/primary.ts); a cluster worker runs cluster/worker.ts and
+ * takes its config from the primary. Signals: SIGHUP reloads, SIGTERM/SIGINT drain, a second one
+ * exits at once.
  */
-import { App } from './app.js';
+import cluster from 'node:cluster';
 import { packageVersion, parseCli, USAGE } from './cli.js';
+import { runPrimary } from './cluster/primary.js';
+import { resolveWorkerCount } from './cluster/worker-count.js';
+import { runWorker } from './cluster/worker.js';
 import { DEFAULT_CONFIG_YAML } from './config/default.js';
 import { formatProblems, loadConfigFile, parseConfigText, type ConfigResult } from './config/load.js';
+import { runSingleProcess } from './lifecycle/single.js';
 import { createLogger } from './observe/logger.js';
 
-/** Open connections get this long to finish after SIGTERM before they are reset. */
-const SHUTDOWN_GRACE_MS = 10_000;
+/** After main() resolves, anything still holding the event loop gets this long before exit. */
+const EXIT_GRACE_MS = 2_000;
 
 async function main(argv: readonly string[]): Promise<number> {
   const cli = parseCli(argv);
@@ -27,6 +33,7 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(`edge46 ${packageVersion()}\n`);
     return 0;
   }
+  if (cluster.isWorker) return runWorker({ cliLogLevel: opts.logLevel, cliLogFormat: opts.logFormat });
   const source = opts.config ?? '(embedded default)';
   const loaded: ConfigResult =
     opts.config === undefined ? parseConfigText(DEFAULT_CONFIG_YAML) : await loadConfigFile(opts.config);
@@ -47,39 +54,21 @@ async function main(argv: readonly string[]): Promise<number> {
     level: opts.logLevel ?? config.log.level,
     format: opts.logFormat ?? config.log.format,
   });
-  logger.info({ version: packageVersion(), config: source, node: process.version }, 'edge46 starting');
-  let app: App;
-  try {
-    app = await App.start(config, { logger });
-  } catch (err) {
-    logger.fatal({ err }, 'start failed');
-    return 1;
-  }
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const onSignal = (signal: NodeJS.Signals): void => {
-      if (stopping) {
-        logger.warn({ signal }, 'second signal: exiting now');
-        process.exit(1);
-      }
-      stopping = true;
-      logger.info({ signal, open: app.connections }, 'shutting down');
-      app.close({ graceMs: SHUTDOWN_GRACE_MS }).then(
-        () => resolve(0),
-        (err: unknown) => {
-          logger.error({ err }, 'shutdown failed');
-          resolve(1);
-        },
-      );
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  });
+  const workers = resolveWorkerCount(config.workers);
+  logger.info(
+    { version: packageVersion(), config: source, node: process.version, workers },
+    'edge46 starting',
+  );
+  const run = { config, configFile: opts.config, logger, cliLogLevel: opts.logLevel };
+  return workers > 1 ? runPrimary({ ...run, workers }) : runSingleProcess(run);
 }
 
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
+    // A worker's IPC channel would keep it alive; its logs are written synchronously.
+    if (cluster.isWorker) process.exit(code);
+    setTimeout(() => process.exit(code), EXIT_GRACE_MS).unref();
   },
   (err: unknown) => {
     console.error('edge46: fatal:', err);

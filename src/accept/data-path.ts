@@ -4,6 +4,7 @@
  * already running keep the snapshot they started with.
  */
 import type { Config, ListenerConfig } from '../config/schema.js';
+import type { Metrics } from '../observe/metrics.js';
 import type { PipeEngine } from '../pipe/engine.js';
 import type { AddressPolicy } from '../resolve/address-policy.js';
 import type { AaaaResolver } from '../resolve/resolver.js';
@@ -19,6 +20,8 @@ export interface DataPathState {
 
 export interface DataPath {
   current(): DataPathState;
+  /** Lives across reloads; absent in tests that build a DataPath by hand. */
+  readonly metrics?: Metrics;
 }
 
 export interface ListenerRuntime {

@@ -24,7 +24,8 @@ export class ProxyListener {
   private boundPort = 0;
 
   constructor(
-    readonly config: ListenerConfig,
+    /** Replaced by a reload that keeps this listener (same address and protocol); read per accept. */
+    public config: ListenerConfig,
     private readonly dataPath: DataPath,
     private readonly log: Logger,
   ) {
@@ -76,12 +77,27 @@ export class ProxyListener {
     return bound;
   }
 
-  /** Stops accepting; open connections continue. Resolves when the server is closed. */
+  /**
+   * Stops accepting; open connections continue. Resolves once the listening socket is closed (new
+   * connections are refused from then on), not when the last connection ends: net.Server's close
+   * callback waits for every connection, which would make a drain deadline unreachable.
+   */
   stopAccepting(): Promise<void> {
-    return new Promise((resolve) => {
-      if (!this.server.listening) return resolve();
-      this.server.close(() => resolve());
-    });
+    if (this.server.listening) this.server.close();
+    return Promise.resolve();
+  }
+
+  /** Bytes moved so far by this listener's open pipes (metrics read it at scrape time). */
+  liveBytes(): { toBackend: number; toClient: number } {
+    let toBackend = 0;
+    let toClient = 0;
+    for (const entry of this.active) {
+      if (entry.pipe === null) continue;
+      const bytes = entry.pipe.bytes();
+      toBackend += bytes.toBackend;
+      toClient += bytes.toClient;
+    }
+    return { toBackend, toClient };
   }
 
   /** Resolves once no connection is open (or at once when none is). */
@@ -107,15 +123,29 @@ export class ProxyListener {
       );
       socket.on('error', () => {});
       socket.destroy();
+      this.dataPath.metrics?.connectionClosed({
+        listener: this.config.name,
+        outcome: 'overload',
+        code: 'EDGE_OVER_CAPACITY',
+        reason: 'maxConnections reached',
+        bytesToBackend: 0,
+        bytesToClient: 0,
+        timings: {},
+      });
       return;
     }
     const id = nextConnectionId();
     const entry: Active = { socket, pipe: null };
     this.active.add(entry);
     const runtime: ListenerRuntime = { config: this.config, port: this.boundPort };
+    // A finished pipe leaves liveBytes() before its totals reach the metrics (reactions run in order).
+    const track = (pipe: PipeHandle): void => {
+      entry.pipe = pipe;
+      void pipe.done.then(() => (entry.pipe = null));
+    };
     // The client is known once a PROXY header (acceptProxyProtocol) has been read; null: refused, logged.
     identifyConnection(socket, id, runtime.config, this.log)
-      .then((ctx) => (ctx === null ? undefined : handleTlsConnection(socket, ctx, runtime, this.dataPath, (pipe) => (entry.pipe = pipe))))
+      .then((ctx) => (ctx === null ? undefined : handleTlsConnection(socket, ctx, runtime, this.dataPath, track)))
       .catch((err: unknown) =>
         this.log.error({ err, conn: id, listener: runtime.config.name }, 'connection handler failed'),
       )

@@ -7,6 +7,7 @@ import type { Socket } from 'node:net';
 import { clientSource } from '../connect/client-source.js';
 import { dial } from '../connect/dialer.js';
 import { describeOutcome, errorMessage, ProxyError, type Outcome } from '../errors.js';
+import type { ConnectionEvent } from '../observe/metrics.js';
 import type { PipeEnd, PipeHandle, PipeResult } from '../pipe/engine.js';
 import { createTlsSniffer, type ClientHello } from '../sniff/tls-client-hello.js';
 import { encodeAlert } from '../tls/alert.js';
@@ -143,6 +144,12 @@ export async function handleTlsConnection(
       { ...record, ...closing(ctx), outcome: outcome.outcome, code: outcome.code, reason: outcome.message },
       'connection closed',
     );
+    dataPath.metrics?.connectionClosed({
+      ...observed(ctx, record),
+      outcome: outcome.outcome,
+      code: outcome.code,
+      reason: outcome.message,
+    });
     return;
   }
   socket.off('error', swallow);
@@ -154,6 +161,23 @@ export async function handleTlsConnection(
   } else {
     ctx.log.info(fields, 'connection closed');
   }
+  dataPath.metrics?.connectionClosed({
+    ...observed(ctx, record),
+    outcome: fields.outcome,
+    ...(fields.outcome === 'ok' ? {} : { code: result.end, reason: errorMessage(result.error ?? result.end) }),
+  });
+}
+
+/** The metrics' view of the record (called after closing(), so the total is set). */
+function observed(ctx: ConnectionContext, record: ConnectionRecord): Omit<ConnectionEvent, 'outcome'> {
+  return {
+    listener: ctx.listener,
+    sni: record.sni,
+    route: record.route,
+    bytesToBackend: record.bytesIn,
+    bytesToClient: record.bytesOut,
+    timings: ctx.timings,
+  };
 }
 
 function peerOf(socket: Socket): { address?: string | undefined; port?: number | undefined } {

@@ -129,6 +129,44 @@ export const configSchema = z
       .array(routeSchema)
       .default([])
       .describe('Exact names beat wildcards; the longest wildcard suffix wins.'),
+    admin: z
+      .strictObject({
+        address: z
+          .string()
+          .default('127.0.0.1:9646')
+          .describe(
+            'Where the admin HTTP server listens (/metrics, /healthz, /readyz, /routes, status page at /). Never a proxy listener address; keep it on loopback or a management network.',
+          ),
+      })
+      .prefault({})
+      .describe('The admin server: Prometheus metrics, health, readiness, route table and a status page.'),
+    drain: z
+      .strictObject({
+        announceSeconds: z
+          .number()
+          .min(0)
+          .max(3600)
+          .default(5)
+          .describe(
+            'After SIGTERM, /readyz fails at once but new connections are still accepted this long, so load balancers and the kubelet notice.',
+          ),
+        timeoutSeconds: z
+          .number()
+          .min(0)
+          .max(86_400)
+          .default(30)
+          .describe(
+            'Then listeners close and open connections get this long to finish before they are reset and edge46 exits 0.',
+          ),
+      })
+      .prefault({})
+      .describe('Graceful shutdown on SIGTERM. A second SIGTERM or SIGINT exits at once.'),
+    workers: z
+      .union([z.enum(['auto']), z.int().min(1).max(512)])
+      .default('auto')
+      .describe(
+        'Worker processes sharing the listeners (node:cluster). auto: one per available CPU (cgroup CPU limit respected). 1: a single process. Changes need a restart.',
+      ),
     log: z
       .strictObject({
         level: z

@@ -1,5 +1,6 @@
 /** Cross-field rules the schema cannot express; every problem is returned, none stops the others. */
 import { parseHostPort } from '../accept/address.js';
+import { adminProblems } from '../admin/config-check.js';
 import { AddressPolicy, parseCidr } from '../resolve/address-policy.js';
 import { normalizeHostname } from '../route/hostname.js';
 import { routeProblems } from '../route/route-table.js';
@@ -74,6 +75,8 @@ export function crossFieldProblems(config: Config): ConfigProblem[] {
   });
 
   problems.push(...clientAddressProblems(config));
+
+  problems.push(...adminProblems(config));
 
   const r = config.resolver;
   if (r.minTtlSeconds > r.maxTtlSeconds) {
