@@ -16,6 +16,7 @@ export type Outcome =
   | 'connect_failed'
   | 'bad_hello'
   | 'bad_request'
+  | 'bad_response'
   | 'timeout'
   | 'reset'
   | 'overload'
@@ -130,6 +131,18 @@ const CODES = {
   // While piping.
   EDGE_IDLE_TIMEOUT: { side: 'internal', outcome: 'timeout', tlsAlert: null, httpStatus: 504 },
   EDGE_BACKEND_RESET: { side: 'backend', outcome: 'reset', tlsAlert: null, httpStatus: 502 },
+  // HTTP listeners: the client's request.
+  EDGE_BAD_REQUEST: { side: 'client', outcome: 'bad_request', tlsAlert: null, httpStatus: 400 },
+  EDGE_NO_HOST: { side: 'client', outcome: 'bad_request', tlsAlert: null, httpStatus: 400 },
+  EDGE_BAD_HOST: { side: 'client', outcome: 'bad_request', tlsAlert: null, httpStatus: 400 },
+  EDGE_HEADERS_TOO_LARGE: { side: 'client', outcome: 'bad_request', tlsAlert: null, httpStatus: 431 },
+  EDGE_REQUEST_TIMEOUT: { side: 'client', outcome: 'timeout', tlsAlert: null, httpStatus: 408 },
+  EDGE_METHOD_NOT_ALLOWED: { side: 'client', outcome: 'bad_request', tlsAlert: null, httpStatus: 405 },
+  // HTTP listeners: the backend's response.
+  EDGE_UPSTREAM_TIMEOUT: { side: 'backend', outcome: 'timeout', tlsAlert: null, httpStatus: 504 },
+  EDGE_UPSTREAM_BODY_TIMEOUT: { side: 'backend', outcome: 'timeout', tlsAlert: null, httpStatus: 504 },
+  EDGE_UPSTREAM_RESET: { side: 'backend', outcome: 'reset', tlsAlert: null, httpStatus: 502 },
+  EDGE_UPSTREAM_BAD_RESPONSE: { side: 'backend', outcome: 'bad_response', tlsAlert: null, httpStatus: 502 },
   // Limits and everything else.
   EDGE_OVER_CAPACITY: { side: 'internal', outcome: 'overload', tlsAlert: null, httpStatus: 503 },
   EDGE_SHUTTING_DOWN: { side: 'internal', outcome: 'overload', tlsAlert: null, httpStatus: 503 },
