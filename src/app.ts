@@ -8,6 +8,7 @@ import type { DataPath, DataPathState } from './accept/data-path.js';
 import { formatHostPort } from './accept/address.js';
 import { ProxyListener } from './accept/listener.js';
 import type { Config } from './config/schema.js';
+import { UpstreamPools } from './http/upstream-pools.js';
 import { checkNat46AtStart, nat46Prefixes } from './connect/nat46.js';
 import { planListeners } from './lifecycle/listener-plan.js';
 import type { Logger } from './observe/logger.js';
@@ -53,6 +54,8 @@ export class App implements DataPath {
   private closing: Promise<void> | null = null;
   private reloading: Promise<unknown> = Promise.resolve();
   readonly metrics: Metrics;
+  /** Backend connection pools of the http listeners (closed last, after every client connection). */
+  readonly upstreams: UpstreamPools;
 
   private constructor(
     config: Config,
@@ -62,6 +65,8 @@ export class App implements DataPath {
   ) {
     this.metrics = metrics ?? new Metrics({ defaultMetrics: false });
     this.state = buildState(config, pipe, this.metrics, null);
+    this.upstreams = new UpstreamPools(this, log);
+    this.upstreams.start();
     this.metrics.bindLive({
       activeConnections: () => sumByName(this.allListeners(), (l) => l.connections),
       liveBytes: () => {
@@ -224,6 +229,7 @@ export class App implements DataPath {
       for (const listener of listeners) listener.abortAll();
       await idle;
     }
+    await this.upstreams.close();
     this.state.resolver.close();
     this.log.info('edge46 stopped');
   }

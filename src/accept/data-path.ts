@@ -4,6 +4,7 @@
  * already running keep the snapshot they started with.
  */
 import type { Config, ListenerConfig } from '../config/schema.js';
+import type { UpstreamPools } from '../http/upstream-pools.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { PipeEngine } from '../pipe/engine.js';
 import type { AddressPolicy } from '../resolve/address-policy.js';
@@ -22,6 +23,8 @@ export interface DataPath {
   current(): DataPathState;
   /** Lives across reloads; absent in tests that build a DataPath by hand. */
   readonly metrics?: Metrics;
+  /** Backend pools of http listeners; lives across reloads. Required by http listeners. */
+  readonly upstreams?: UpstreamPools;
 }
 
 export interface ListenerRuntime {

@@ -4,6 +4,7 @@
  */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { ListenerConfig } from '../config/schema.js';
+import { HttpFrontend, refuseOverCapacity } from '../http/http-frontend.js';
 import type { Logger } from '../observe/logger.js';
 import type { PipeHandle } from '../pipe/engine.js';
 import { formatHostPort, normalizeClientAddress, parseHostPort } from './address.js';
@@ -22,6 +23,8 @@ export class ProxyListener {
   private readonly active = new Set<Active>();
   private readonly idle = new Set<() => void>();
   private boundPort = 0;
+  /** The HTTP server side of an http listener; null for tls. */
+  private readonly http: HttpFrontend | null;
 
   constructor(
     /** Replaced by a reload that keeps this listener (same address and protocol); read per accept. */
@@ -35,6 +38,7 @@ export class ProxyListener {
       this.accept(socket),
     );
     this.server.on('error', (err) => this.log.error({ err, listener: config.name }, 'listener error'));
+    this.http = config.protocol === 'http' ? new HttpFrontend(config, dataPath, log) : null;
   }
 
   get connections(): number {
@@ -83,6 +87,7 @@ export class ProxyListener {
    * callback waits for every connection, which would make a drain deadline unreachable.
    */
   stopAccepting(): Promise<void> {
+    this.http?.drain();
     if (this.server.listening) this.server.close();
     return Promise.resolve();
   }
@@ -121,8 +126,12 @@ export class ProxyListener {
         { listener: this.config.name, client, outcome: 'overload', code: 'EDGE_OVER_CAPACITY' },
         'connection refused: maxConnections reached',
       );
-      socket.on('error', () => {});
-      socket.destroy();
+      if (this.http !== null) {
+        refuseOverCapacity(socket, this.config.maxConnections); // 503, then close
+      } else {
+        socket.on('error', () => {});
+        socket.destroy();
+      }
       this.dataPath.metrics?.connectionClosed({
         listener: this.config.name,
         outcome: 'overload',
@@ -145,7 +154,11 @@ export class ProxyListener {
     };
     // The client is known once a PROXY header (acceptProxyProtocol) has been read; null: refused, logged.
     identifyConnection(socket, id, runtime.config, this.log)
-      .then((ctx) => (ctx === null ? undefined : handleTlsConnection(socket, ctx, runtime, this.dataPath, track)))
+      .then((ctx) => {
+        if (ctx === null) return undefined;
+        if (this.http !== null) return this.http.handle(socket, ctx, runtime, track);
+        return handleTlsConnection(socket, ctx, runtime, this.dataPath, track);
+      })
       .catch((err: unknown) =>
         this.log.error({ err, conn: id, listener: runtime.config.name }, 'connection handler failed'),
       )

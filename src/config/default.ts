@@ -8,6 +8,10 @@ listeners:
     address: "127.0.0.1:8443"
     protocol: tls
     backendPort: 443
+  - name: http
+    address: "127.0.0.1:8080"
+    protocol: http
+    backendPort: 80
 routes:
   - host: "*"
     target: "{host}"

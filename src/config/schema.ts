@@ -21,7 +21,11 @@ export const listenerSchema = z
       .describe(
         '"0.0.0.0:443" (IPv4), "[::]:443" (dual-stack), "[2001:db8::1]:443" (one address). Port 0 picks a free port.',
       ),
-    protocol: z.enum(['tls']).describe('tls: routed by the ClientHello SNI.'),
+    protocol: z
+      .enum(['tls', 'http'])
+      .describe(
+        'tls: routed by the ClientHello SNI. http: plain HTTP/1.1, every request routed by its Host.',
+      ),
     backendPort: port
       .optional()
       .describe(
@@ -58,8 +62,71 @@ export const routeSchema = z
       ),
     port: port.optional().describe("Backend port for this route; overrides the listener's backendPort."),
     ...routeClientAddressFields,
+    forwardedHeaders: z
+      .boolean()
+      .optional()
+      .describe(
+        "http listeners: set X-Forwarded-For/-Proto/-Host and Forwarded (default true). false: pass the client's own (if any) untouched.",
+      ),
   })
   .describe('Maps a requested name to the backend name whose AAAA records are dialled.');
+
+export const httpSchema = z
+  .strictObject({
+    headersTimeoutMs: positiveMs
+      .default(10_000)
+      .describe('The request head must arrive within this (slowloris bound); 408 after it.'),
+    requestTimeoutMs: z
+      .int()
+      .min(0)
+      .default(300_000)
+      .describe('The whole request, head and body, must arrive within this; 408 after it. 0 disables.'),
+    keepAliveTimeoutMs: z
+      .int()
+      .min(0)
+      .default(5_000)
+      .describe('An idle client keep-alive connection is closed after this. 0 disables.'),
+    maxHeaderSize: z
+      .int()
+      .min(1_024)
+      .max(1_048_576)
+      .default(16_384)
+      .describe('Largest request head (request line and headers) in bytes; 431 above it.'),
+    maxRequestsPerConnection: z
+      .int()
+      .min(0)
+      .default(1_000)
+      .describe('Requests served on one client connection before it is closed. 0: no limit.'),
+    trustedProxies: z
+      .array(z.string())
+      .default([])
+      .describe(
+        'CIDRs (IPv4 or IPv6) of clients whose X-Forwarded-* and Forwarded headers are kept and appended to; from anyone else they are replaced.',
+      ),
+    upstream: z
+      .strictObject({
+        connections: z
+          .int()
+          .positive()
+          .default(64)
+          .describe('Connections per backend pool (one pool per backend name or address and port).'),
+        keepAliveTimeoutMs: positiveMs
+          .default(4_000)
+          .describe("An idle pooled backend connection is closed after this (or the backend's hint)."),
+        headersTimeoutMs: positiveMs
+          .default(60_000)
+          .describe('The backend must send its response head within this after the request; 504 after it.'),
+        bodyTimeoutMs: z
+          .int()
+          .min(0)
+          .default(300_000)
+          .describe('A response body silent this long is cut off (client connection closed). 0 disables.'),
+      })
+      .prefault({})
+      .describe('The backend side of http listeners.'),
+  })
+  .prefault({})
+  .describe('Options of http listeners (plain HTTP/1.1 reverse proxy).');
 
 export const configSchema = z
   .strictObject({
@@ -125,6 +192,7 @@ export const configSchema = z
       })
       .prefault({})
       .describe('Which resolved addresses may be dialled (no open proxy, no SSRF).'),
+    http: httpSchema,
     routes: z
       .array(routeSchema)
       .default([])
@@ -189,3 +257,4 @@ export type ConfigInput = z.input<typeof configSchema>;
 export type Config = z.output<typeof configSchema>;
 export type ListenerConfig = Config['listeners'][number];
 export type RouteConfig = Config['routes'][number];
+export type HttpConfig = Config['http'];

@@ -74,6 +74,14 @@ export function crossFieldProblems(config: Config): ConfigProblem[] {
     }
   });
 
+  const h = config.http;
+  if (h.requestTimeoutMs > 0 && h.headersTimeoutMs > h.requestTimeoutMs) {
+    problems.push({ path: 'http.headersTimeoutMs', message: 'must not exceed http.requestTimeoutMs' });
+  }
+  h.trustedProxies.forEach((cidr, i) => {
+    if (parseCidr(cidr) === null)
+      problems.push({ path: `http.trustedProxies[${i}]`, message: `"${cidr}" is not a CIDR prefix` });
+  });
   problems.push(...clientAddressProblems(config));
 
   problems.push(...adminProblems(config));

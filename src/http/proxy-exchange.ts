@@ -1,0 +1,222 @@
+/**
+ * One proxied HTTP request: route by Host → resolve → undici pool → response streamed back. The
+ * exchange is the undici dispatch handler itself, so both bodies stream with backpressure and nothing
+ * is buffered whole: the client request is undici's body stream (undici pauses it when the backend
+ * socket is full), and a response chunk the client cannot take yet pauses undici until 'drain'.
+ *
+ * Failure before the response head: an error response (status from describeOutcome). Failure after
+ * it: the client connection is reset, so a truncated body never looks complete.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { STATUS_CODES } from 'node:http';
+import type { Dispatcher } from 'undici';
+import type { HttpConfig } from '../config/schema.js';
+import { describeOutcome, ProxyError } from '../errors.js';
+import { AccessRecord, type RequestSink } from './access-log.js';
+import { errorBody } from './error-response.js';
+import { clientResponseHeaders, requestHasBody, upstreamRequestHeaders } from './headers.js';
+import { resolveTarget, routeRequest, type RouteContext } from './route-request.js';
+import { upstreamError } from './upstream-error.js';
+import type { UpstreamAware, UpstreamConnection, UpstreamPools } from './upstream-pools.js';
+
+/** What an exchange needs from its connection and listener. */
+export interface ExchangeHost {
+  readonly route: RouteContext;
+  readonly sink: RequestSink;
+  readonly upstreams: UpstreamPools;
+  readonly http: HttpConfig;
+  draining(): boolean;
+  /** Called once when the exchange has ended (logged), whatever the outcome. */
+  done(exchange: ProxyExchange): void;
+}
+
+export class ProxyExchange implements Dispatcher.DispatchHandler, UpstreamAware {
+  readonly record = new AccessRecord();
+  #abortUpstream: ((err?: Error) => void) | null = null;
+  #connection: UpstreamConnection | null = null;
+  #resume: (() => void) | null = null;
+  #responding = false;
+  #finished = false;
+  #failure: ProxyError | null = null;
+
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    private readonly host: ExchangeHost,
+    private readonly expectContinue: boolean,
+  ) {
+    this.record.method = req.method;
+    this.record.path = req.url;
+  }
+
+  /** A response head has gone out and the body is still flowing. */
+  get responding(): boolean {
+    return this.#responding && !this.#finished;
+  }
+
+  start(): void {
+    this.res.on('close', this.#onResponseClose);
+    this.res.on('finish', this.#onResponseFinish);
+    this.#run().catch((err: unknown) => this.fail(err));
+  }
+
+  async #run(): Promise<void> {
+    const routed = routeRequest(this.req, this.host.route, this.record);
+    await resolveTarget(routed.target, this.host.route.state, this.record);
+    if (this.#finished) return;
+    const headers = upstreamRequestHeaders(this.req.rawHeaders, {
+      authority: routed.authority,
+      forwarding: routed.forwarding,
+    });
+    this.record.upstream = this.record.target;
+    this.host.upstreams.dispatch(
+      routed.target,
+      {
+        path: routed.path,
+        method: this.req.method ?? 'GET',
+        headers,
+        body: requestHasBody(this.req.headers) ? this.req : null,
+      },
+      this,
+    );
+  }
+
+  /** Ends the exchange with `err` (idempotent): error response, or a reset once the response started. */
+  fail(err: unknown): void {
+    if (this.#finished) return;
+    const error = upstreamError(err, {
+      upstream: this.record.upstream ?? this.record.target ?? 'backend',
+      responding: this.#responding,
+      clientAborted: !this.req.complete && this.req.destroyed,
+      headersTimeoutMs: this.host.http.upstream.headersTimeoutMs,
+      bodyTimeoutMs: this.host.http.upstream.bodyTimeoutMs,
+    });
+    this.#finished = true;
+    this.#failure = error;
+    this.#abortUpstream?.(error);
+    const d = describeOutcome(error);
+    const res = this.res;
+    if (!this.#responding && !res.headersSent && res.writable && !res.destroyed) {
+      this.record.status = d.httpStatus;
+      const body = errorBody(d);
+      // An unread request body would be read as the next request (or stall it): close instead.
+      if (requestHasBody(this.req.headers) && !this.req.complete) res.shouldKeepAlive = false;
+      res.writeHead(d.httpStatus, {
+        'content-type': 'text/plain; charset=utf-8',
+        'content-length': Buffer.byteLength(body),
+      });
+      res.end(body);
+    } else {
+      if (!this.#responding) this.record.status = d.httpStatus;
+      const socket = this.req.socket;
+      if (!socket.destroyed) socket.resetAndDestroy();
+    }
+    this.#end(error);
+  }
+
+  /** The client connection broke (closed, or a parse error on it): no response is written here. */
+  clientGone(err: ProxyError): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.#failure = err;
+    this.#abortUpstream?.(err);
+    if (!this.#responding) this.record.status = describeOutcome(err).httpStatus;
+    this.#end(err);
+  }
+
+  #end(failure: ProxyError | null): void {
+    this.res.off('drain', this.#onDrain);
+    this.record.write(this.host.sink, failure);
+    this.host.done(this);
+  }
+
+  readonly #onResponseClose = (): void => {
+    if (!this.res.writableFinished) {
+      this.clientGone(
+        new ProxyError('EDGE_CLIENT_CLOSED', 'client closed the connection before the response'),
+      );
+    }
+  };
+
+  readonly #onResponseFinish = (): void => {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.#end(null);
+  };
+
+  readonly #onDrain = (): void => {
+    const resume = this.#resume;
+    if (resume !== null) resume();
+  };
+
+  // undici dispatch handler (the raw-header API: headers and trailers pass through untouched).
+
+  attachUpstream(connection: UpstreamConnection): void {
+    this.#connection = connection;
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.#abortUpstream = abort;
+    if (this.#failure !== null) return abort(this.#failure);
+    const c = this.#connection;
+    if (c !== null) {
+      this.record.upstream = c.address ?? this.record.upstream;
+      this.record.reused = c.requests > 0;
+      if (c.requests === 0) this.record.durations.connect = c.connectMs;
+      c.requests++;
+    }
+    if (this.expectContinue && !this.res.headersSent) this.res.writeContinue();
+  }
+
+  onBodySent(chunk: unknown): void {
+    this.record.bytesIn += typeof chunk === 'number' ? chunk : Buffer.isBuffer(chunk) ? chunk.length : 0;
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    if (this.#finished) return false;
+    // 1xx other than 101 (undici handles 100 itself): informational, not forwarded.
+    if (statusCode < 200) return true;
+    this.record.durations.ttfb = this.record.elapsed();
+    this.record.status = statusCode;
+    this.#resume = resume;
+    const res = this.res;
+    if (this.host.draining()) res.shouldKeepAlive = false;
+    try {
+      res.writeHead(
+        statusCode,
+        statusText || STATUS_CODES[statusCode] || 'Unknown',
+        clientResponseHeaders(rawHeaders),
+      );
+    } catch (err) {
+      this.fail(
+        new ProxyError('EDGE_UPSTREAM_BAD_RESPONSE', `response head not forwardable: ${String(err)}`, err),
+      );
+      return false;
+    }
+    this.#responding = true;
+    res.on('drain', this.#onDrain);
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.#finished) return false;
+    this.record.bytesOut += chunk.length;
+    return this.res.write(chunk);
+  }
+
+  onComplete(trailers: string[] | Buffer[] | null): void {
+    if (this.#finished) return;
+    if (trailers !== null && trailers.length > 0) {
+      const list = clientResponseHeaders(trailers);
+      const pairs: [string, string][] = [];
+      for (let i = 0; i + 1 < list.length; i += 2) pairs.push([list[i] ?? '', list[i + 1] ?? '']);
+      if (pairs.length > 0) this.res.addTrailers(pairs);
+    }
+    this.res.end();
+  }
+
+  onError(err: Error): void {
+    if (this.#finished) return;
+    this.fail(err);
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * Routing one HTTP request (plain or upgrade): request target → route table → backend target and port,
+ * forwarding info; then the AAAA lookup for a name target. Every refusal is a ProxyError.
+ */
+import type { IncomingMessage } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { formatHostPort } from '../accept/address.js';
+import type { DataPathState, ListenerRuntime } from '../accept/data-path.js';
+import { ProxyError } from '../errors.js';
+import type { AccessRecord } from './access-log.js';
+import type { Forwarding } from './headers.js';
+import { parseRequestTarget } from './request-target.js';
+import type { TrustedProxies } from './trusted-proxies.js';
+import type { UpstreamTarget } from './upstream-pools.js';
+import { round } from './access-log.js';
+
+export interface RoutedRequest {
+  readonly authority: string;
+  readonly path: string;
+  readonly target: UpstreamTarget;
+  /** null: the route has forwardedHeaders: false. */
+  readonly forwarding: Forwarding | null;
+}
+
+export interface RouteContext {
+  readonly listener: ListenerRuntime;
+  readonly state: DataPathState;
+  readonly client: string;
+  readonly trusted: TrustedProxies;
+}
+
+/** Every Host line of the request (node keeps only the first in `req.headers`). */
+export function hostHeaders(raw: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    if ((raw[i] ?? '').toLowerCase() === 'host') out.push(raw[i + 1] ?? '');
+  }
+  return out;
+}
+
+/** Throws a ProxyError (400/421) when the request cannot be routed; fills the record as it goes. */
+export function routeRequest(req: IncomingMessage, ctx: RouteContext, record: AccessRecord): RoutedRequest {
+  const parsed = parseRequestTarget({
+    url: req.url ?? '',
+    hostHeaders: hostHeaders(req.rawHeaders),
+    httpVersion: req.httpVersion,
+  });
+  if (!parsed.ok) throw new ProxyError(parsed.code, parsed.reason);
+  record.host = parsed.name;
+  const lookup = ctx.state.routes.lookup(parsed.name);
+  if (!lookup.ok) {
+    throw new ProxyError(
+      'EDGE_NO_ROUTE',
+      lookup.reason === 'no-route'
+        ? `no route for ${parsed.name}`
+        : `route target for ${parsed.name} is not a valid name`,
+    );
+  }
+  const match = lookup.match;
+  record.route = match.route.pattern;
+  const port = match.port ?? ctx.listener.config.backendPort ?? ctx.listener.port;
+  const target: UpstreamTarget =
+    match.target.kind === 'address'
+      ? { kind: 'address', address: match.target.address, port }
+      : { kind: 'name', name: match.target.name, port };
+  record.target = target.kind === 'address' ? formatHostPort(target.address, port) : `${target.name}:${port}`;
+  const forwardedHeaders = ctx.state.config.routes[match.route.index]?.forwardedHeaders ?? true;
+  const forwarding: Forwarding | null = forwardedHeaders
+    ? { client: ctx.client, trusted: ctx.trusted.contains(ctx.client), host: parsed.authority, proto: 'http' }
+    : null;
+  return { authority: parsed.authority, path: parsed.path, target, forwarding };
+}
+
+/**
+ * The target's allowed addresses (AAAA through the cached resolver, allowlist applied), timed into the
+ * record. A literal target needs no lookup (the dialler still checks it against the allowlist).
+ */
+export async function resolveTarget(
+  target: UpstreamTarget,
+  state: DataPathState,
+  record: AccessRecord,
+): Promise<readonly string[]> {
+  if (target.kind === 'address') return [target.address];
+  const started = performance.now();
+  try {
+    return (await state.resolver.resolve(target.name, state.policy)).addresses;
+  } finally {
+    record.durations.resolve = round(performance.now() - started);
+  }
+}
