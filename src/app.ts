@@ -10,7 +10,7 @@ import { ProxyListener } from './accept/listener.js';
 import type { Config } from './config/schema.js';
 import { UpstreamPools } from './http/upstream-pools.js';
 import { checkNat46AtStart, nat46Prefixes } from './connect/nat46.js';
-import { planListeners } from './lifecycle/listener-plan.js';
+import { changedSettings, planListeners } from './lifecycle/listener-plan.js';
 import type { Logger } from './observe/logger.js';
 import { Metrics } from './observe/metrics.js';
 import type { PipeEngine } from './pipe/engine.js';
@@ -181,7 +181,13 @@ export class App implements DataPath {
     }
     const previous = this.state;
     this.state = buildState(config, previous.pipe, this.metrics, previous);
-    for (const step of plan.steps) if (step.kind === 'keep') step.listener.config = step.config;
+    for (const step of plan.steps) {
+      if (step.kind !== 'keep') continue;
+      const changed = changedSettings(step.listener.config, step.config);
+      step.listener.config = step.config;
+      if (changed.length > 0)
+        this.log.info({ listener: step.config.name, changed }, 'listener settings updated');
+    }
     this.listeners = next;
     for (const l of plan.remove) this.retire(l);
     if (this.state.resolver !== previous.resolver) retireResolver(previous);
@@ -196,7 +202,10 @@ export class App implements DataPath {
   private retire(listener: ProxyListener): void {
     this.retired.add(listener);
     void listener.stopAccepting();
-    void listener.whenIdle().then(() => this.retired.delete(listener));
+    void listener.whenIdle().then(() => {
+      this.retired.delete(listener);
+      this.log.info({ listener: listener.config.name }, 'removed listener: last connection closed');
+    });
     this.log.info(
       { listener: listener.config.name, open: listener.connections },
       'listener removed: stopped accepting, open connections continue',

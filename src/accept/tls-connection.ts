@@ -164,7 +164,9 @@ export async function handleTlsConnection(
   dataPath.metrics?.connectionClosed({
     ...observed(ctx, record),
     outcome: fields.outcome,
-    ...(fields.outcome === 'ok' ? {} : { code: result.end, reason: errorMessage(result.error ?? result.end) }),
+    ...(fields.outcome === 'ok'
+      ? {}
+      : { code: result.end, reason: errorMessage(result.error ?? result.end) }),
   });
 }
 

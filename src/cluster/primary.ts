@@ -95,42 +95,46 @@ class Primary {
     }
     cluster.on('message', (worker, message: unknown) => this.onMessage(worker, message));
     cluster.on('exit', (worker, code, signal) => this.onExit(worker, code, signal));
+    let exit: (code: number) => void = () => {};
+    const exited = new Promise<number>((resolve) => (exit = resolve));
+    const signals = installSignals({
+      reload: (signal) => void this.reloader.trigger(signal),
+      drain: (signal) => {
+        this.drain(signal).then(
+          (code) => {
+            signals.dispose();
+            exit(code);
+          },
+          (err: unknown) => {
+            log.error({ err }, 'shutdown failed');
+            exit(1);
+          },
+        );
+      },
+      exitNow: (signal) => {
+        log.warn({ signal }, 'second signal: killing workers and exiting now');
+        for (const slot of this.slots.values()) slot.worker.process.kill('SIGKILL');
+        process.exit(1);
+      },
+    });
+
     log.info({ workers: this.opts.workers }, `starting ${this.opts.workers} workers`);
     const started = await Promise.all(Array.from({ length: this.opts.workers }, () => this.fork(0)));
     const failed = started.filter((e) => e !== null);
-    if (failed.length > 0) {
+    if (failed.length > 0 && !this.stopping) {
       log.fatal({ errors: failed }, 'start failed: a worker could not start');
+      signals.dispose();
       this.stopping = true;
       await this.killAll();
       await this.admin.close();
       return 1;
     }
-    this.updateWorkerGauge();
-    log.info({ workers: this.slots.size }, `edge46 cluster started: ${this.slots.size} worker(s)`);
-    await this.reloader.start();
-
-    return new Promise<number>((resolve) => {
-      const signals = installSignals({
-        reload: (signal) => void this.reloader.trigger(signal),
-        drain: (signal) => {
-          this.drain(signal).then(
-            (code) => {
-              signals.dispose();
-              resolve(code);
-            },
-            (err: unknown) => {
-              log.error({ err }, 'shutdown failed');
-              resolve(1);
-            },
-          );
-        },
-        exitNow: (signal) => {
-          log.warn({ signal }, 'second signal: killing workers and exiting now');
-          for (const slot of this.slots.values()) slot.worker.process.kill('SIGKILL');
-          process.exit(1);
-        },
-      });
-    });
+    if (!this.stopping) {
+      this.updateWorkerGauge();
+      log.info({ workers: this.slots.size }, `edge46 cluster started: ${this.slots.size} worker(s)`);
+      await this.reloader.start();
+    }
+    return exited;
   }
 
   /** Forks one worker and resolves once it serves (null) or failed to start (its error). */
@@ -243,8 +247,10 @@ class Primary {
       (slot) => new Promise<number | null>((resolve) => slot.worker.once('exit', (code) => resolve(code))),
     );
     for (const slot of this.slots.values()) {
+      // A worker still starting serves nothing yet and would not understand the order.
+      if (slot.state === 'starting') slot.worker.process.kill('SIGKILL');
+      else this.sendTo(slot.worker, { type: 'edge46:drain', announceMs, timeoutMs });
       slot.state = 'draining';
-      this.sendTo(slot.worker, { type: 'edge46:drain', announceMs, timeoutMs });
     }
     const bound = setTimeout(
       () => {

@@ -60,13 +60,13 @@ export class Reloader {
   /** Remembers the text the process started with, so that an unchanged file is not reloaded. */
   async start(): Promise<void> {
     const file = this.opts.file;
-    if (file === undefined) return;
+    if (file === undefined || this.closed) return;
     try {
       this.lastTextHash = hash(await readFile(file, 'utf8'));
     } catch {
       this.lastTextHash = null;
     }
-    if (this.opts.watch === false) return;
+    if (this.opts.watch === false || this.closed) return;
     try {
       this.watcher = watch(dirname(file), { persistent: false }, () => this.onFileEvent());
       this.watcher.on('error', (err) =>

@@ -48,7 +48,41 @@ export async function runSingleProcess(opts: RunOptions): Promise<number> {
     },
   });
 
-  let admin: AdminServer;
+  // Signals first: from the moment edge46 says it serves, SIGTERM and SIGHUP do what they should.
+  let admin: AdminServer | null = null;
+  let exit: (code: number) => void = () => {};
+  const exited = new Promise<number>((resolve) => (exit = resolve));
+  const signals = installSignals({
+    reload: (signal) => void reloader.trigger(signal),
+    drain: (signal) => {
+      reloader.close();
+      log.info({ signal, open: app.connections }, 'shutting down');
+      drain({
+        ...drainTimings(app.current().config.drain),
+        readiness,
+        log,
+        close: (graceMs) => app.close({ graceMs }),
+        onDraining: () => metrics.draining.set(1),
+      })
+        .then(() => admin?.close())
+        .then(
+          () => {
+            signals.dispose();
+            exit(0);
+          },
+          (err: unknown) => {
+            log.error({ err }, 'shutdown failed');
+            exit(1);
+          },
+        );
+    },
+    exitNow: (signal) => {
+      log.warn({ signal, open: app.connections }, 'second signal: exiting now');
+      process.exit(1);
+    },
+  });
+
+  await reloader.start();
   try {
     admin = await AdminServer.start({
       address: opts.config.admin.address,
@@ -57,42 +91,12 @@ export async function runSingleProcess(opts: RunOptions): Promise<number> {
     });
   } catch (err) {
     log.fatal({ err }, 'start failed');
+    signals.dispose();
+    reloader.close();
     await app.close({ graceMs: 0 });
     return 1;
   }
-  await reloader.start();
-
-  return new Promise<number>((resolve) => {
-    const signals = installSignals({
-      reload: (signal) => void reloader.trigger(signal),
-      drain: (signal) => {
-        reloader.close();
-        log.info({ signal, open: app.connections }, 'shutting down');
-        drain({
-          ...drainTimings(app.current().config.drain),
-          readiness,
-          log,
-          close: (graceMs) => app.close({ graceMs }),
-          onDraining: () => metrics.draining.set(1),
-        })
-          .then(() => admin.close())
-          .then(
-            () => {
-              signals.dispose();
-              resolve(0);
-            },
-            (err: unknown) => {
-              log.error({ err }, 'shutdown failed');
-              resolve(1);
-            },
-          );
-      },
-      exitNow: (signal) => {
-        log.warn({ signal, open: app.connections }, 'second signal: exiting now');
-        process.exit(1);
-      },
-    });
-  });
+  return exited;
 }
 
 export function warnRestartOnly(log: Logger, before: Config, after: Config): void {

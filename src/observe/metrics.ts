@@ -65,6 +65,8 @@ export class Metrics {
   private live: LiveSource | null = null;
   /** Bytes of connections that have closed, per "listener\0direction"; live bytes are added at scrape. */
   private readonly closedBytes = new Map<string, number>();
+  /** What the last scrape reported, per key (the floor for the next one). */
+  private readonly reportedBytes = new Map<string, number>();
 
   readonly connectionsTotal: Counter<'listener' | 'outcome'>;
   readonly connectionsActive: Gauge<'listener'>;
@@ -119,8 +121,12 @@ export class Metrics {
         }
         this.reset();
         for (const [key, value] of totals) {
+          // Between a pipe leaving liveBytes() and its totals arriving in connectionClosed() a scrape
+          // can see less than before; a counter must never go back.
+          const reported = Math.max(value, self.reportedBytes.get(key) ?? 0);
+          self.reportedBytes.set(key, reported);
           const [listener = '', direction = ''] = key.split('\0');
-          this.inc({ listener, direction }, value);
+          this.inc({ listener, direction }, reported);
         }
       },
     });
