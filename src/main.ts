@@ -10,6 +10,7 @@ import { packageVersion, parseCli, USAGE } from './cli.js';
 import { runPrimary } from './cluster/primary.js';
 import { resolveWorkerCount } from './cluster/worker-count.js';
 import { runWorker } from './cluster/worker.js';
+import { checkFiles } from './config/check-files.js';
 import { DEFAULT_CONFIG_YAML } from './config/default.js';
 import { formatProblems, loadConfigFile, parseConfigText, type ConfigResult } from './config/load.js';
 import { runSingleProcess } from './lifecycle/single.js';
@@ -45,6 +46,13 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   const config = loaded.config;
   if (opts.check) {
+    const fileProblems = await checkFiles(config);
+    if (fileProblems.length > 0) {
+      process.stderr.write(
+        `edge46: ${source}: ${fileProblems.length} problem(s)\n${formatProblems(fileProblems)}\n`,
+      );
+      return 1;
+    }
     process.stdout.write(
       `${source}: OK (${config.listeners.length} listener(s), ${config.routes.length} route(s))\n`,
     );

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { listenerClientAddressFields, routeClientAddressFields } from './client-address-schema.js';
+import { routeTlsFields, tlsSchema } from './tls-schema.js';
 
 const port = z.int().min(1).max(65535);
 const positiveMs = z.int().positive();
@@ -62,6 +63,7 @@ export const routeSchema = z
       ),
     port: port.optional().describe("Backend port for this route; overrides the listener's backendPort."),
     ...routeClientAddressFields,
+    ...routeTlsFields,
     forwardedHeaders: z
       .boolean()
       .optional()
@@ -193,6 +195,7 @@ export const configSchema = z
       .prefault({})
       .describe('Which resolved addresses may be dialled (no open proxy, no SSRF).'),
     http: httpSchema,
+    tls: tlsSchema,
     routes: z
       .array(routeSchema)
       .default([])

@@ -5,6 +5,7 @@ import { AddressPolicy, parseCidr } from '../resolve/address-policy.js';
 import { normalizeHostname } from '../route/hostname.js';
 import { routeProblems } from '../route/route-table.js';
 import { clientAddressProblems } from './client-address-check.js';
+import { tlsProblems } from './tls-check.js';
 import type { ConfigProblem } from './load.js';
 import type { Config } from './schema.js';
 
@@ -85,6 +86,8 @@ export function crossFieldProblems(config: Config): ConfigProblem[] {
   problems.push(...clientAddressProblems(config));
 
   problems.push(...adminProblems(config));
+
+  problems.push(...tlsProblems(config));
 
   const r = config.resolver;
   if (r.minTtlSeconds > r.maxTtlSeconds) {
