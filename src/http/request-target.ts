@@ -55,6 +55,8 @@ export function parseRequestTarget(input: RequestTargetInput): RequestTarget {
   if (host === undefined && input.httpVersion !== '1.0') return fail('EDGE_NO_HOST', 'no Host header');
 
   const url = input.url;
+  // RFC 9112 §3.2: a request-target never carries a fragment.
+  if (url.includes('#')) return fail('EDGE_BAD_REQUEST', 'fragment in request target');
   let authority: string;
   let path: string;
   let absolute = false;
@@ -64,11 +66,10 @@ export function parseRequestTarget(input: RequestTargetInput): RequestTarget {
     if (name !== 'http' && name !== 'https')
       return fail('EDGE_BAD_REQUEST', `unsupported scheme in request target: ${name}`);
     const rest = url.slice(scheme[0].length);
-    const end = rest.search(/[/?#]/);
+    const end = rest.search(/[/?]/);
     authority = end === -1 ? rest : rest.slice(0, end);
     const tail = end === -1 ? '' : rest.slice(end);
     if (authority.includes('@')) return fail('EDGE_BAD_REQUEST', 'userinfo in request target');
-    if (tail.startsWith('#')) return fail('EDGE_BAD_REQUEST', 'fragment in request target');
     path = tail === '' ? '/' : tail.startsWith('?') ? `/${tail}` : tail;
     absolute = true;
   } else if (url.startsWith('/') || url === '*') {
