@@ -243,11 +243,15 @@ class Primary {
       { signal, announceMs, timeoutMs, workers: this.slots.size },
       'draining: /readyz fails now; workers keep accepting during the announce window',
     );
-    const exits = [...this.slots.values()].map(
-      (slot) => new Promise<number | null>((resolve) => slot.worker.once('exit', (code) => resolve(code))),
-    );
+    // A worker still starting serves nothing yet and would not understand the order: it is stopped,
+    // and its exit counts as clean.
+    const exits = [...this.slots.values()].map((slot) => {
+      const starting = slot.state === 'starting';
+      return new Promise<number | null>((resolve) =>
+        slot.worker.once('exit', (code) => resolve(starting ? 0 : code)),
+      );
+    });
     for (const slot of this.slots.values()) {
-      // A worker still starting serves nothing yet and would not understand the order.
       if (slot.state === 'starting') slot.worker.process.kill('SIGKILL');
       else this.sendTo(slot.worker, { type: 'edge46:drain', announceMs, timeoutMs });
       slot.state = 'draining';

@@ -83,6 +83,7 @@ listeners:
     backendPort: ${BACKEND_PORT}
     sniffTimeoutMs: 5000
 timeouts: { connectMs: 3000 }
+drain: { announceSeconds: 0, timeoutSeconds: 2 }   # no load balancer to tell; stop() allows 5 s
 resolver:
   servers: ["${dns.server}"]
   timeoutMs: 1000
