@@ -155,6 +155,8 @@ export class App implements DataPath {
 
   private async applyConfig(config: Config): Promise<ReloadSummary> {
     if (this.closing !== null) throw new Error('edge46 is shutting down');
+    // A NAT46 prefix the new config adds (or one whose route went away) rejects the reload, as at start.
+    await checkNat46AtStart(config, this.log);
     const plan = planListeners(this.listeners, config.listeners);
     await Promise.all(plan.closeFirst.map((l) => l.stopAccepting()));
     const started: ProxyListener[] = [];

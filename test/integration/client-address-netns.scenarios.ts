@@ -118,6 +118,28 @@ t.test('start-up fails with the reason when the prefix cannot be used', async (t
   );
 });
 
+t.test('a reload that adds an unusable NAT46 prefix is rejected; the running config stays', async (t) => {
+  const backend = await startTlsBackend(t, 'reload', (socket) =>
+    socket.end(`${socket.remoteAddress ?? ''}\n`),
+  );
+  const input = testConfig({
+    listeners: [listener({ sourceNat46Prefix: NAT46_PREFIX }, backend.port)],
+    routes: [{ host: 'web.example', target: `[::1]:${backend.port}` }],
+  });
+  const edge = await withEdge(t, input);
+  const next = validateConfig({
+    ...input,
+    routes: [{ host: 'web.example', target: `[::1]:${backend.port}`, sourceNat46Prefix: '64:ff9b:2::/96' }],
+  });
+  if (!next.ok) throw new Error(JSON.stringify(next.problems));
+  await t.rejects(edge.app.reload(next.config), /ip -6 route add local 64:ff9b:2::\/96 dev lo/);
+  t.equal(
+    await fetchFromNat64Client(edge.port(), 'web.example'),
+    '64:ff9b:1::c000:20a\n',
+    'still served as before',
+  );
+});
+
 t.test('a NAT46 prefix is never dialled, even when the allowlist covers it', async (t) => {
   const r = validateConfig(
     testConfig({
