@@ -57,7 +57,7 @@ static pthread_once_t atexit_once = PTHREAD_ONCE_INIT;
 static void stop_all_at_exit(void) {
   pthread_mutex_lock(&registry_mu);
   for (pump_obj *o = registry; o; o = o->next) {
-    pump_destroy(o->pump);
+    pump_destroy(o->pump, NULL, NULL); /* no JS left to release the counters' references */
     o->pump = NULL;
   }
   registry = NULL;
@@ -68,7 +68,11 @@ static void register_atexit(void) {
   atexit(stop_all_at_exit);
 }
 
-/* Returns 1 if this call stopped the pump. */
+static void drop_counters_ref(void *ctx, void *user) {
+  napi_delete_reference((napi_env)ctx, (napi_ref)user);
+}
+
+/* Returns 1 if this call stopped the pump. On the JS thread. */
 static int pump_obj_stop(pump_obj *o) {
   pthread_mutex_lock(&registry_mu);
   pump_t *p = o->pump;
@@ -77,7 +81,7 @@ static int pump_obj_stop(pump_obj *o) {
     else registry = o->next;
     if (o->next) o->next->prev = o->prev;
     o->prev = o->next = NULL;
-    pump_destroy(p);
+    pump_destroy(p, drop_counters_ref, o->env);
     o->pump = NULL;
   }
   pthread_mutex_unlock(&registry_mu);
@@ -142,6 +146,8 @@ static void on_done_worker(void *ctx, const pump_done_t *done) {
 static void call_js(napi_env env, napi_value cb, void *ctx, void *data) {
   pump_obj *o = ctx;
   pump_done_t *d = data;
+  /* The worker is done with the counters; the JS object may go now. */
+  if (env) napi_delete_reference(env, d->user);
   if (env && cb) {
     if (o->active > 0 && --o->active == 0 && o->pump) napi_unref_threadsafe_function(env, o->tsfn);
     napi_value argv[5], undefined;
@@ -284,9 +290,15 @@ static napi_value pump_add_js(napi_env env, napi_callback_info info) {
     napi_throw_error(env, "ERR_PUMP_CLOSED", "the pump is closed");
     return NULL;
   }
+  /* The worker writes into the counters until the completion: keep them alive whatever JS does. */
+  napi_ref ref;
+  CHECK(env, napi_create_reference(env, argv[5], 1, &ref));
   uint64_t id;
-  int err = pump_add(o->pump, cfd, bfd, chead, clen, bhead, blen, idle_ms, counters, &id);
-  if (err) return throw_errno(env, "pump_add", err);
+  int err = pump_add(o->pump, cfd, bfd, chead, clen, bhead, blen, idle_ms, counters, ref, &id);
+  if (err) {
+    napi_delete_reference(env, ref);
+    return throw_errno(env, "pump_add", err);
+  }
   if (o->active++ == 0) napi_ref_threadsafe_function(env, o->tsfn);
   napi_value result;
   CHECK(env, napi_create_double(env, (double)id, &result));

@@ -56,6 +56,7 @@ struct pair {
   struct endpoint ep[2];
   struct dir dir[2]; /* dir[0]: client → backend; dir[1]: backend → client */
   double *counters;
+  void *user;
   uint32_t idle_ms;
   int64_t last; /* ms, last time bytes moved */
   uint8_t closed, queued, adopted;
@@ -238,7 +239,7 @@ static void pair_close(struct worker *w, struct pair *p, int end, int err, int r
     p->rnext = w->graveyard;
     w->graveyard = p;
   }
-  pump_done_t d = {p->id, p->dir[0].bytes, p->dir[1].bytes, end, err};
+  pump_done_t d = {p->id, p->dir[0].bytes, p->dir[1].bytes, end, err, p->user};
   w->pump->done(w->pump->ctx, &d);
 }
 
@@ -475,6 +476,7 @@ static void run_again(struct worker *w) {
 
 static void *worker_main(void *arg) {
   struct worker *w = arg;
+  pthread_setname_np(pthread_self(), "edge46-splice");
   struct epoll_event events[EVENTS];
   for (;;) {
     int timeout = -1;
@@ -504,12 +506,13 @@ static void *worker_main(void *arg) {
 
 /* ---- stopping ---- */
 
-static void worker_drop_all(struct worker *w) {
+static void worker_drop_all(struct worker *w, pump_drop_fn dropped, void *ctx) {
   /* Reset everything still open, without completions: the process or environment is going away. */
   for (struct pair *p = w->live, *n; p; p = n) {
     n = p->next;
     p->closed = 1;
     pair_release_fds(w, p, 1);
+    if (dropped) dropped(ctx, p->user);
     if (!p->queued) pair_free(p);
   }
   w->live = NULL;
@@ -528,6 +531,7 @@ static void worker_drop_all(struct worker *w) {
   for (struct pair *p = adds, *n; p; p = n) {
     n = p->cnext;
     pair_release_fds(w, p, 1);
+    if (dropped) dropped(ctx, p->user);
     pair_free(p);
   }
   for (struct abort_cmd *a = aborts, *n; a; a = n) {
@@ -545,7 +549,7 @@ static void wake(struct worker *w) {
   }
 }
 
-void pump_destroy(pump_t *p) {
+void pump_destroy(pump_t *p, pump_drop_fn dropped, void *ctx) {
   for (int i = 0; i < p->nworkers; i++) {
     struct worker *w = &p->workers[i];
     if (!w->started) continue;
@@ -557,7 +561,7 @@ void pump_destroy(pump_t *p) {
   for (int i = 0; i < p->nworkers; i++) {
     struct worker *w = &p->workers[i];
     if (w->started) pthread_join(w->thread, NULL);
-    worker_drop_all(w);
+    worker_drop_all(w, dropped, ctx);
     if (w->ep >= 0) close(w->ep);
     if (w->evfd >= 0) close(w->evfd);
     pthread_mutex_destroy(&w->mu);
@@ -602,7 +606,7 @@ int pump_create(pump_t **out, int threads, pump_done_fn done, void *ctx) {
     if (!err) w->started = 1;
   }
   if (err) {
-    pump_destroy(p);
+    pump_destroy(p, NULL, NULL);
     return err;
   }
   *out = p;
@@ -637,7 +641,7 @@ static int copy_head(struct dir *x, const void *data, size_t len) {
 
 int pump_add(pump_t *p, int client_fd, int backend_fd, const void *client_head, size_t client_head_len,
              const void *backend_head, size_t backend_head_len, uint32_t idle_ms, double *counters,
-             uint64_t *id_out) {
+             void *user, uint64_t *id_out) {
   struct pair *pr = calloc(1, sizeof *pr);
   if (!pr) return ENOMEM;
   pr->ep[0].fd = pr->ep[1].fd = -1;
@@ -659,6 +663,7 @@ int pump_add(pump_t *p, int client_fd, int backend_fd, const void *client_head, 
   }
   pr->idle_ms = idle_ms;
   pr->counters = counters;
+  pr->user = user;
   set_counter(&counters[0], 0);
   set_counter(&counters[1], 0);
   uint64_t id = ++p->next_id;

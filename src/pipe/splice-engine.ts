@@ -17,6 +17,9 @@ import type { NativeAddon, NativePump } from './native.js';
 /** Indexed by the addon's `enum pump_end` (native/src/pump.h). */
 const PUMP_ENDS: readonly PipeEnd[] = ['done', 'idle', 'client-reset', 'backend-reset', 'aborted', 'error'];
 
+/** The addon takes a uint32 of milliseconds; beyond ~24 days a pair is as good as never idle. */
+const MAX_IDLE_MS = 2 ** 31 - 1;
+
 export interface SpliceEngineOptions {
   /** Worker threads; pairs are assigned round-robin (default 1). */
   readonly threads?: number;
@@ -81,7 +84,8 @@ class SpliceEngineImpl implements SpliceEngine {
     try {
       if (this.closed) throw new Error('splice engine is closed');
       this.pump ??= new this.addon.Pump(this.threads, this.onDone);
-      id = this.pump.add(clientFd, backendFd, clientHead, backendHead, opts.idleTimeoutMs, counters);
+      const idleMs = Math.min(Math.max(0, Math.ceil(opts.idleTimeoutMs)), MAX_IDLE_MS);
+      id = this.pump.add(clientFd, backendFd, clientHead, backendHead, idleMs, counters);
     } catch (error) {
       resetSocket(client);
       resetSocket(backend);
