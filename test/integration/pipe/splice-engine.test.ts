@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import t from 'tap';
 import { nativeLoadError } from '../../../src/pipe/native.js';
 import { createSpliceEngine } from '../../../src/pipe/splice-engine.js';
@@ -82,6 +83,30 @@ if (probe === null) {
     t.equal((await late.handle.done).end, 'error');
   });
 
+  t.test('terminating a worker thread mid-transfer resets its pairs', async (t) => {
+    const backend = net.createServer({ allowHalfOpen: true });
+    const peerSaw: Promise<string>[] = [];
+    backend.on('connection', (s) => peerSaw.push(firstSign(s)));
+    backend.listen(0, '::1');
+    await once(backend, 'listening');
+    t.teardown(() => backend.close());
+    // The environment cleanup hook must stop and join the pump's threads before Node tears down the
+    // threadsafe function they call; plain JS against the addon, as the worker cannot load TypeScript.
+    const worker = new Worker(WORKER_PROXY, {
+      eval: true,
+      workerData: { addonPath: ADDON_PATH, port: (backend.address() as net.AddressInfo).port },
+    });
+    const [port] = (await once(worker, 'message')) as [number];
+    const client = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+    const clientSaw = firstSign(client);
+    await once(worker, 'message');
+    await worker.terminate();
+    t.equal(await clientSaw, 'ECONNRESET');
+    t.equal(peerSaw.length, 1);
+    t.equal(await peerSaw[0], 'ECONNRESET');
+    client.destroy();
+  });
+
   t.test('child processes', async (t) => {
     const backend = net.createServer({ allowHalfOpen: true });
     const accepted: net.Socket[] = [];
@@ -142,6 +167,26 @@ if (probe === null) {
     });
   });
 }
+
+const ADDON_PATH = fileURLToPath(new URL('../../../native/build/Release/edge46.node', import.meta.url));
+
+const WORKER_PROXY = `
+const { parentPort, workerData } = require('node:worker_threads');
+const net = require('node:net');
+const addon = require(workerData.addonPath);
+const pump = new addon.Pump(2, () => undefined);
+const proxy = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (c) => {
+  const b = net.connect({ host: '::1', port: workerData.port, allowHalfOpen: true });
+  b.pause();
+  b.once('connect', () => {
+    pump.add(c._handle.fd, b._handle.fd, Buffer.from('x'), Buffer.alloc(0), 0, new Float64Array(2));
+    c.destroy();
+    b.destroy();
+    parentPort.postMessage('started');
+  });
+});
+proxy.listen(0, '127.0.0.1', () => parentPort.postMessage(proxy.address().port));
+`;
 
 /** 'end' for a FIN, the error code for a failure (RST: ECONNRESET); keeps the socket flowing. */
 function firstSign(socket: net.Socket): Promise<string> {
