@@ -29,6 +29,7 @@
 /* Chunks one direction may move before other pairs get a turn (fairness across streams). */
 #define BUDGET 16
 #define POOL_MAX 32
+#define SWEEP_MIN_MS 25
 #define EVENTS 256
 
 struct pair;
@@ -421,6 +422,8 @@ static void sweep_idle(struct worker *w) {
     if (w->now >= deadline) pair_close(w, p, PUMP_END_IDLE, 0, 0);
     else if (deadline < next) next = deadline;
   }
+  /* A sweep walks every pair: at most one per SWEEP_MIN_MS, so timeouts may fire that much late. */
+  if (next != INT64_MAX && next < w->now + SWEEP_MIN_MS) next = w->now + SWEEP_MIN_MS;
   w->next_sweep = next;
 }
 
