@@ -294,3 +294,39 @@ t.test('the sniffer shape', async (t) => {
   t.equal(sniffer.sniff(Buffer.alloc(0)).kind, 'need-more');
   t.equal(sniffer.sniff(Buffer.from('PROXY UNKNOWN\r\n')).kind, 'done');
 });
+
+t.test('fuzz: 20 000 seeded mutants of valid headers never throw and never over-read', async (t) => {
+  const seeds = [
+    Buffer.from('PROXY TCP4 192.0.2.10 192.0.2.1 54321 443\r\n'),
+    Buffer.from('PROXY TCP6 2001:db8::1 2001:db8:10::10 1 8443\r\n'),
+    Buffer.from('PROXY UNKNOWN\r\n'),
+    v2(0x21, 0x11, Buffer.concat([V4_BLOCK, tlv(PP2_TYPE_AUTHORITY, Buffer.from('web.example'))])),
+    v2(0x21, 0x21, Buffer.alloc(36 + 8)),
+    v2(0x20, 0x00, Buffer.alloc(0)),
+  ];
+  let seed = 46;
+  const rand = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return Math.floor(seed / 65536) % n; // the low bits of this LCG are poor
+  };
+  const kinds = { done: 0, 'need-more': 0, invalid: 0 };
+  for (let i = 0; i < 20_000; i++) {
+    const input = Buffer.from(seeds[rand(seeds.length)] ?? Buffer.alloc(0));
+    for (let m = 1 + rand(3); m > 0; m--) input[rand(input.length)] = rand(256);
+    const cut = rand(4) === 0 ? input.subarray(0, rand(input.length + 1)) : input;
+    let r: SniffResult<ProxyHeader>;
+    try {
+      r = parseProxyHeader(cut);
+    } catch (err) {
+      t.fail(`threw on ${cut.toString('hex')}: ${String(err)}`);
+      return;
+    }
+    kinds[r.kind]++;
+    if (r.kind === 'done' && r.value.headerLength > cut.length) {
+      t.fail(`headerLength ${r.value.headerLength} > input ${cut.length}: ${cut.toString('hex')}`);
+      return;
+    }
+    if (r.kind === 'invalid' && r.reason.length === 0) t.fail('an invalid result without a reason');
+  }
+  t.ok(kinds.done > 0 && kinds['need-more'] > 0 && kinds.invalid > 0, JSON.stringify(kinds));
+});
