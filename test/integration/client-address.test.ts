@@ -3,6 +3,8 @@
 // trusted load balancer (and refused from anyone else). NAT64 clients and NAT46 sources need addresses
 // that loopback does not have: client-address-netns.test.ts.
 import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { connect, type Socket } from 'node:net';
 import tls from 'node:tls';
 import t, { type Test } from 'tap';
@@ -181,4 +183,42 @@ t.test('acceptProxyProtocol: untrusted peers and bad headers are closed and logg
   t.equal(await sendRaw(trusted.port(), Buffer.from('PROXY TCP4 1.2.3')), '', 'closed mid-header');
   t.match(await trusted.logs.connection(2), { code: 'EDGE_CLIENT_CLOSED' });
   t.equal(backend.connections.length, 0, 'the backend was never reached');
+});
+
+t.test('http listeners: an accepted PROXY header is the client of the forwarding headers', async (t) => {
+  const seen: (string | undefined)[] = [];
+  const backend = createServer((req, res) => {
+    seen.push(req.headers['x-forwarded-for'] as string | undefined);
+    res.end(`xff ${String(req.headers['x-forwarded-for'])}\n`);
+  });
+  backend.listen(0, '::1');
+  await once(backend, 'listening');
+  t.teardown(() => backend.close());
+  const port = (backend.address() as AddressInfo).port;
+  const edge = await withEdge(
+    t,
+    testConfig({
+      listeners: [
+        {
+          name: 'web',
+          address: '127.0.0.1:0',
+          protocol: 'http',
+          acceptProxyProtocol: true,
+          trustedProxies: ['127.0.0.1/32'],
+        },
+      ],
+      routes: [{ host: 'web.example', target: `[::1]:${port}` }],
+    }),
+  );
+  // Header and request in one write: the listener must hand the request bytes to the HTTP server.
+  const reply = await sendRaw(
+    edge.port(),
+    Buffer.from(
+      'PROXY TCP4 198.51.100.7 203.0.113.1 40000 80\r\n' +
+        'GET / HTTP/1.1\r\nHost: web.example\r\nConnection: close\r\n\r\n',
+    ),
+  );
+  t.match(reply, /^HTTP\/1\.1 200 /);
+  t.match(reply, /xff 198\.51\.100\.7\n$/);
+  t.same(seen, ['198.51.100.7']);
 });

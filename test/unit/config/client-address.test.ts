@@ -85,6 +85,28 @@ t.test('schema errors: unknown proxyProtocol values', async (t) => {
   t.match(route, [{ path: 'routes[0].sourceNat46Prefix' }]);
 });
 
+t.test('http listeners do not carry the client address to the backend yet', async (t) => {
+  const found = problems({
+    ...base,
+    listeners: [
+      {
+        name: 'web',
+        address: '0.0.0.0:80',
+        protocol: 'http',
+        proxyProtocol: 'v1',
+        sourceNat46Prefix: '64:ff9b:1::/96',
+        acceptProxyProtocol: true,
+        trustedProxies: ['10.0.0.0/8'],
+      },
+    ],
+  });
+  t.same(
+    found.map((p) => p.path),
+    ['listeners[0].proxyProtocol', 'listeners[0].sourceNat46Prefix'],
+    'accepting PROXY headers and NAT64 prefixes work on http listeners; sending does not yet',
+  );
+});
+
 t.test('a NAT46 prefix is never a backend', async (t) => {
   const found = problems({
     ...base,
