@@ -91,6 +91,7 @@ t.test('openssl s_client verifies the backend certificate through edge46', { ski
   });
   t.match(out, /Verify return code: 0 \(ok\)/);
   t.match(out, /subject=CN ?= ?backend\.test/);
+  await edge.logs.connection(0);
 });
 
 t.test('curl --resolve through edge46 to an https backend', { skip: noCurl }, async (t) => {
@@ -117,6 +118,7 @@ t.test('curl --resolve through edge46 to an https backend', { skip: noCurl }, as
     ),
   );
   t.equal(body, `hello web.example:${edge.port()}\n`);
+  await edge.logs.connection(0);
 });
 
 t.test('unknown names get an unrecognized_name alert and the next client is served', async (t) => {
@@ -134,6 +136,7 @@ t.test('unknown names get an unrecognized_name alert and the next client is serv
   const ok = connectTls(edge.port(), 'web.example');
   t.equal(await readLine(ok), 'A web.example');
   ok.end();
+  t.match(await edge.logs.connection(1), { outcome: 'ok' });
 });
 
 t.test('missing SNI: defaultHost routes it, otherwise unrecognized_name', async (t) => {
@@ -151,6 +154,7 @@ t.test('missing SNI: defaultHost routes it, otherwise unrecognized_name', async 
   const routed = connectTls(edge.port('with-default'), undefined);
   t.equal(await readLine(routed), 'D ', 'served via defaultHost (backend saw no SNI)');
   routed.end();
+  await edge.logs.waitFor((r) => r.listener === 'with-default' && r.msg === 'connection closed');
   const refused = connectTls(edge.port('without'), undefined);
   const [err] = (await once(refused, 'error')) as [Error & { code?: string }];
   t.match(err.code, /UNRECOGNIZED_NAME/);
@@ -183,6 +187,7 @@ t.test('garbage and slow clients are closed and logged; the next client is serve
   const ok = connectTls(edge.port(), 'web.example');
   t.equal(await readLine(ok), 'A web.example');
   ok.end();
+  t.match(await edge.logs.connection(2), { outcome: 'ok' });
   t.same(backend.seen, ['web.example'], 'only the good client reached the backend');
 });
 
@@ -205,6 +210,7 @@ t.test('maxConnections: the connection over the limit is closed, the others cont
   first.write('still here\n');
   t.equal(await readLine(first), 'still here');
   first.end();
+  t.match(await edge.logs.connection(0), { outcome: 'ok' });
 });
 
 t.test('50 MB each way arrive intact', async (t) => {
