@@ -82,10 +82,18 @@ export function upstreamRequestHeaders(raw: readonly string[], opts: UpstreamHea
     host: null as string | null,
     fwd: [] as string[],
   };
+  const cookies: string[] = [];
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i] ?? '';
     const value = raw[i + 1] ?? '';
     const lower = name.toLowerCase();
+    // HTTP/2 pseudo-header fields (:method, :path, :authority, :scheme) are not header fields.
+    if (lower.startsWith(':')) continue;
+    // HTTP/2 may split Cookie into several fields; HTTP/1.1 wants one (RFC 9113 §8.2.3).
+    if (lower === 'cookie') {
+      cookies.push(value);
+      continue;
+    }
     if (lower === 'te') {
       teTrailers ||= hasToken(value, 'trailers');
       continue;
@@ -100,6 +108,7 @@ export function upstreamRequestHeaders(raw: readonly string[], opts: UpstreamHea
     }
     out.push(name, value);
   }
+  if (cookies.length > 0) out.push('cookie', cookies.join('; '));
   if (teTrailers) out.push('te', 'trailers');
   if (opts.upgrade !== undefined) out.push('connection', 'upgrade', 'upgrade', opts.upgrade);
   const f = opts.forwarding;

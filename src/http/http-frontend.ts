@@ -12,6 +12,7 @@ import type { Config, HttpConfig, ListenerConfig } from '../config/schema.js';
 import { describeOutcome, errnoCode, errorMessage, ProxyError } from '../errors.js';
 import type { Logger } from '../observe/logger.js';
 import type { PipeHandle } from '../pipe/engine.js';
+import type { Termination } from '../tls/termination.js';
 import { AccessRecord, type RequestSink } from './access-log.js';
 import { rawErrorResponse } from './error-response.js';
 import { ProxyExchange, type ExchangeHost } from './proxy-exchange.js';
@@ -28,6 +29,8 @@ interface HttpConnection {
   readonly exchanges: Set<ProxyExchange>;
   requests: number;
   upgrade: Promise<void> | null;
+  /** TLS terminated by edge46 (a terminate route on a tls listener); undefined on http listeners. */
+  readonly termination: Termination | undefined;
 }
 
 /** Node checks header and request timeouts on an interval; keep it well below the timeouts. */
@@ -94,6 +97,7 @@ export class HttpFrontend {
     ctx: ConnectionContext,
     runtime: ListenerRuntime,
     track: (pipe: PipeHandle) => void,
+    termination?: Termination,
   ): Promise<void> {
     this.#applyLimits(this.dataPath.current().config.http);
     const sink: RequestSink = { log: ctx.log, listener: ctx.listener, metrics: this.dataPath.metrics };
@@ -105,6 +109,7 @@ export class HttpFrontend {
       exchanges: new Set(),
       requests: 0,
       upgrade: null,
+      termination,
     };
     this.#connections.set(socket, conn);
     return new Promise<void>((resolve) => {
@@ -174,7 +179,13 @@ export class HttpFrontend {
     if (this.#trusted?.config !== state.config) {
       this.#trusted = { config: state.config, list: TrustedProxies.create(state.config.http.trustedProxies) };
     }
-    return { listener: conn.runtime, state, client: conn.ctx.client, trusted: this.#trusted.list };
+    return {
+      listener: conn.runtime,
+      state,
+      client: conn.ctx.client,
+      trusted: this.#trusted.list,
+      termination: conn.termination,
+    };
   }
 
   #onRequest(req: IncomingMessage, res: ServerResponse, expectContinue: boolean): void {

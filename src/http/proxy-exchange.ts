@@ -16,6 +16,7 @@ import { AccessRecord, type RequestSink } from './access-log.js';
 import { errorBody } from './error-response.js';
 import { clientResponseHeaders, requestHasBody, upstreamRequestHeaders } from './headers.js';
 import { resolveTarget, routeRequest, type RouteContext } from './route-request.js';
+import { requestBodyFollows, resetExchange, writeResponseHead } from '../tls/http2-compat.js';
 import { upstreamError } from './upstream-error.js';
 import type { UpstreamAware, UpstreamConnection, UpstreamPools } from './upstream-pools.js';
 
@@ -75,7 +76,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, UpstreamAware 
         path: routed.path,
         method: this.req.method ?? 'GET',
         headers,
-        body: requestHasBody(this.req.headers) ? this.req : null,
+        body: requestBodyFollows(this.req, requestHasBody) ? this.req : null,
       },
       this,
     );
@@ -100,7 +101,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, UpstreamAware 
       this.record.status = d.httpStatus;
       const body = errorBody(d);
       // An unread request body would be read as the next request (or stall it): close instead.
-      if (requestHasBody(this.req.headers) && !this.req.complete) res.shouldKeepAlive = false;
+      if (requestBodyFollows(this.req, requestHasBody) && !this.req.complete) res.shouldKeepAlive = false;
       res.writeHead(d.httpStatus, {
         'content-type': 'text/plain; charset=utf-8',
         'content-length': Buffer.byteLength(body),
@@ -108,8 +109,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, UpstreamAware 
       res.end(body);
     } else {
       if (!this.#responding) this.record.status = d.httpStatus;
-      const socket = this.req.socket;
-      if (!socket.destroyed) socket.resetAndDestroy();
+      resetExchange(this.req, res);
     }
     this.#end(error);
   }
@@ -182,7 +182,8 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, UpstreamAware 
     const res = this.res;
     if (this.host.draining()) res.shouldKeepAlive = false;
     try {
-      res.writeHead(
+      writeResponseHead(
+        res,
         statusCode,
         statusText || STATUS_CODES[statusCode] || 'Unknown',
         clientResponseHeaders(rawHeaders),

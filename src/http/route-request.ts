@@ -8,6 +8,8 @@ import { formatHostPort } from '../accept/address.js';
 import type { DataPathState, ListenerRuntime } from '../accept/data-path.js';
 import { ProxyError } from '../errors.js';
 import type { AccessRecord } from './access-log.js';
+import { upstreamDefaultPort, type Termination } from '../tls/termination.js';
+import { upstreamTlsFor } from '../tls/upstream-tls.js';
 import type { Forwarding } from './headers.js';
 import { parseRequestTarget } from './request-target.js';
 import type { TrustedProxies } from './trusted-proxies.js';
@@ -27,15 +29,23 @@ export interface RouteContext {
   readonly state: DataPathState;
   readonly client: string;
   readonly trusted: TrustedProxies;
+  /** Set on connections whose TLS edge46 terminated (tls/termination.ts): https, 421 rules. */
+  readonly termination?: Termination;
 }
 
 /** Every Host line of the request (node keeps only the first in `req.headers`). */
 export function hostHeaders(raw: readonly string[]): string[] {
   const out: string[] = [];
+  let authority: string | undefined;
   for (let i = 0; i + 1 < raw.length; i += 2) {
-    if ((raw[i] ?? '').toLowerCase() === 'host') out.push(raw[i + 1] ?? '');
+    const name = (raw[i] ?? '').toLowerCase();
+    if (name === 'host') out.push(raw[i + 1] ?? '');
+    // HTTP/2 (RFC 9113 §8.3.1): :authority; a Host beside it must name the same, else two hosts (400).
+    else if (name === ':authority') authority = raw[i + 1] ?? '';
   }
-  return out;
+  if (authority === undefined) return out;
+  const same = authority.toLowerCase();
+  return out.every((h) => h.toLowerCase() === same) ? [authority] : [authority, ...out];
 }
 
 /** Throws a ProxyError (400/421) when the request cannot be routed; fills the record as it goes. */
@@ -58,15 +68,27 @@ export function routeRequest(req: IncomingMessage, ctx: RouteContext, record: Ac
   }
   const match = lookup.match;
   record.route = match.route.pattern;
-  const port = match.port ?? ctx.listener.config.backendPort ?? ctx.listener.port;
+  const routeConfig = ctx.state.config.routes[match.route.index];
+  ctx.termination?.admit(parsed.name, routeConfig);
+  const port =
+    match.port ??
+    upstreamDefaultPort(routeConfig, ctx.termination !== undefined) ??
+    ctx.listener.config.backendPort ??
+    ctx.listener.port;
+  const tls = upstreamTlsFor(routeConfig, match.target.kind === 'name' ? match.target.name : null);
   const target: UpstreamTarget =
     match.target.kind === 'address'
-      ? { kind: 'address', address: match.target.address, port }
-      : { kind: 'name', name: match.target.name, port };
+      ? { kind: 'address', address: match.target.address, port, tls }
+      : { kind: 'name', name: match.target.name, port, tls };
   record.target = target.kind === 'address' ? formatHostPort(target.address, port) : `${target.name}:${port}`;
   const forwardedHeaders = ctx.state.config.routes[match.route.index]?.forwardedHeaders ?? true;
   const forwarding: Forwarding | null = forwardedHeaders
-    ? { client: ctx.client, trusted: ctx.trusted.contains(ctx.client), host: parsed.authority, proto: 'http' }
+    ? {
+        client: ctx.client,
+        trusted: ctx.trusted.contains(ctx.client),
+        host: parsed.authority,
+        proto: ctx.termination?.proto ?? 'http',
+      }
     : null;
   return { authority: parsed.authority, path: parsed.path, target, forwarding };
 }

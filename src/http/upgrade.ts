@@ -12,6 +12,7 @@ import { formatHostPort } from '../accept/address.js';
 import { dial } from '../connect/dialer.js';
 import { describeOutcome, ProxyError } from '../errors.js';
 import type { PipeEnd, PipeHandle, PipeResult } from '../pipe/engine.js';
+import { secureUpstream } from '../tls/upstream-tls.js';
 import { AccessRecord, round, type RequestSink } from './access-log.js';
 import { rawErrorResponse } from './error-response.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
@@ -79,14 +80,20 @@ export async function proxyUpgrade(
       signal: abort.signal,
     });
     backend = dialed.socket;
-    record.durations.connect = round(performance.now() - dialStarted);
     record.upstream = formatHostPort(dialed.address, routed.target.port);
+    if (routed.target.tls !== undefined) {
+      backend = await secureUpstream(dialed.socket, routed.target.tls, {
+        address: record.upstream,
+        timeoutMs: state.config.timeouts.connectMs,
+      });
+    }
+    record.durations.connect = round(performance.now() - dialStarted);
     const headers = upstreamRequestHeaders(req.rawHeaders, {
       authority: routed.authority,
       forwarding: routed.forwarding,
       upgrade: req.headers.upgrade ?? '',
     });
-    const answer = await sendUpgrade(dialed.socket, req.method ?? 'GET', routed.path, headers, {
+    const answer = await sendUpgrade(backend, req.method ?? 'GET', routed.path, headers, {
       timeoutMs: host.headersTimeoutMs,
       upstream: record.upstream,
       signal: abort.signal,

@@ -60,10 +60,11 @@ export function upstreamError(err: unknown, ctx: UpstreamErrorContext): ProxyErr
   if (code === 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH') {
     return new ProxyError('EDGE_CLIENT_CLOSED', 'request body shorter than its Content-Length', err);
   }
-  if (code.startsWith('HPE_') || code.startsWith('UND_ERR_RES_')) {
+  const parserError = err instanceof Error && err.name === 'HTTPParserError';
+  if (parserError || code.startsWith('HPE_') || code.startsWith('UND_ERR_RES_')) {
     return new ProxyError(
       'EDGE_UPSTREAM_BAD_RESPONSE',
-      `malformed response from ${ctx.upstream} (${code}: ${errorMessage(err)})`,
+      `malformed response from ${ctx.upstream} (${code || 'HTTPParserError'}: ${errorMessage(err)})`,
       err,
     );
   }

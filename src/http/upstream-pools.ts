@@ -17,12 +17,17 @@ import { Client, Pool, type Dispatcher } from 'undici';
 import type { DataPath } from '../accept/data-path.js';
 import { formatHostPort } from '../accept/address.js';
 import { dial } from '../connect/dialer.js';
+import { secureUpstream, upstreamTlsKey, type UpstreamTls } from '../tls/upstream-tls.js';
 import type { Logger } from '../observe/logger.js';
 
 /** What a request is sent to: the route's target after expansion, and the backend port. */
-export type UpstreamTarget =
+export type UpstreamTarget = (
   | { readonly kind: 'name'; readonly name: string; readonly port: number }
-  | { readonly kind: 'address'; readonly address: string; readonly port: number };
+  | { readonly kind: 'address'; readonly address: string; readonly port: number }
+) & {
+  /** Set for `upstream: https` routes: the dialled socket is wrapped in verified TLS. */
+  readonly tls?: UpstreamTls | undefined;
+};
 
 /** The current connection of one pooled Client (replaced when the Client reconnects). */
 export class UpstreamConnection {
@@ -60,9 +65,9 @@ class TrackedClient extends Client {
 }
 
 export function upstreamKey(target: UpstreamTarget): string {
-  return target.kind === 'name'
-    ? `${target.name}:${target.port}`
-    : formatHostPort(target.address, target.port);
+  const key =
+    target.kind === 'name' ? `${target.name}:${target.port}` : formatHostPort(target.address, target.port);
+  return target.tls === undefined ? key : `${upstreamTlsKey(target.tls)}/${key}`;
 }
 
 /** Pools with no connection and nothing queued are closed after this long unused. */
@@ -128,7 +133,7 @@ export class UpstreamPools {
           (err: unknown) => callback(err instanceof Error ? err : new Error(String(err)), null),
         );
       };
-    return new Pool(`http://${host}:${target.port}`, {
+    return new Pool(`${target.tls === undefined ? 'http' : 'https'}://${host}:${target.port}`, {
       connections: cfg.connections,
       pipelining: 1,
       keepAliveTimeout: cfg.keepAliveTimeoutMs,
@@ -163,11 +168,18 @@ export class UpstreamPools {
       attemptDelayMs: state.config.timeouts.attemptDelayMs,
     });
     record.address = formatHostPort(dialed.address, target.port);
+    const socket =
+      target.tls === undefined
+        ? dialed.socket
+        : await secureUpstream(dialed.socket, target.tls, {
+            address: record.address,
+            timeoutMs: state.config.timeouts.connectMs,
+          });
     record.resolveMs = round(resolved - started);
     record.connectMs = round(performance.now() - resolved);
     record.requests = 0;
     this.#log.debug({ upstream: record.address, target: upstreamKey(target) }, 'upstream connected');
-    return dialed.socket;
+    return socket;
   }
 
   #sweepIdle(): void {
