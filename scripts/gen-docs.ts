@@ -110,6 +110,14 @@ const ERROR_DOC: Record<ErrorCode, string> = {
   EDGE_UPSTREAM_RESET:
     'HTTP: the backend closed or reset the connection before the response was complete (mid-body: the client connection is reset too).',
   EDGE_UPSTREAM_BAD_RESPONSE: 'HTTP: the backend sent a malformed response.',
+  EDGE_NO_CERTIFICATE:
+    'Terminate route: no certificate covers the SNI and there is no default (`tls.defaultCertificate`); alert unrecognized_name.',
+  EDGE_TLS_HANDSHAKE:
+    'Terminate route: the TLS handshake with the client failed (no common protocol version or cipher, client alert, timeout).',
+  EDGE_MISDIRECTED_REQUEST:
+    'Terminated TLS: the request names a host this connection cannot serve (not a terminate route, or not covered by its certificate); the client retries on a new connection (RFC 9110 §15.5.20).',
+  EDGE_UPSTREAM_TLS:
+    'upstream https: the TLS handshake with the backend failed or its certificate was refused (wrong name, unknown CA, expired).',
   EDGE_OVER_CAPACITY: 'The listener already has `maxConnections` open connections.',
   EDGE_SHUTTING_DOWN: 'edge46 is shutting down and the grace period ended.',
   EDGE_INTERNAL: 'A bug: an unexpected error inside edge46 (logged at error level).',

@@ -18,6 +18,7 @@ import { createJsEngine } from './pipe/js-engine.js';
 import { AddressPolicy } from './resolve/address-policy.js';
 import { AaaaResolver } from './resolve/resolver.js';
 import { RouteTable } from './route/route-table.js';
+import { Terminator } from './tls/terminator.js';
 
 export interface AppOptions {
   readonly logger: Logger;
@@ -56,6 +57,8 @@ export class App implements DataPath {
   readonly metrics: Metrics;
   /** Backend connection pools of the http listeners (closed last, after every client connection). */
   readonly upstreams: UpstreamPools;
+  /** Certificates and TLS termination for terminate routes (set by start, before any listener). */
+  terminator: Terminator | undefined;
 
   private constructor(
     config: Config,
@@ -91,6 +94,7 @@ export class App implements DataPath {
     await checkNat46AtStart(config, opts.logger);
     const app = new App(config, opts.logger, opts.pipe ?? createJsEngine(), opts.metrics);
     try {
+      app.terminator = await Terminator.start(config, { dataPath: app, log: opts.logger });
       for (const listenerConfig of config.listeners) {
         const listener = new ProxyListener(listenerConfig, app, opts.logger);
         app.listeners.push(listener);
@@ -157,6 +161,8 @@ export class App implements DataPath {
     if (this.closing !== null) throw new Error('edge46 is shutting down');
     // A NAT46 prefix the new config adds (or one whose route went away) rejects the reload, as at start.
     await checkNat46AtStart(config, this.log);
+    // Certificates first: a terminate route requireCertificates cannot cover rejects the reload here.
+    await this.terminator?.reconfigure(config);
     const plan = planListeners(this.listeners, config.listeners);
     await Promise.all(plan.closeFirst.map((l) => l.stopAccepting()));
     const started: ProxyListener[] = [];
@@ -228,6 +234,7 @@ export class App implements DataPath {
     const listeners = this.allListeners();
     await Promise.all(listeners.map((l) => l.stopAccepting()));
     this.log.info({ open: this.connections }, 'stopped accepting');
+    this.terminator?.drain();
     const idle = Promise.all(listeners.map((l) => l.whenIdle()));
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<'deadline'>(
@@ -241,6 +248,7 @@ export class App implements DataPath {
       await idle;
     }
     await this.upstreams.close();
+    this.terminator?.close();
     this.state.resolver.close();
     this.log.info('edge46 stopped');
   }

@@ -143,6 +143,21 @@ const CODES = {
   EDGE_UPSTREAM_BODY_TIMEOUT: { side: 'backend', outcome: 'timeout', tlsAlert: null, httpStatus: 504 },
   EDGE_UPSTREAM_RESET: { side: 'backend', outcome: 'reset', tlsAlert: null, httpStatus: 502 },
   EDGE_UPSTREAM_BAD_RESPONSE: { side: 'backend', outcome: 'bad_response', tlsAlert: null, httpStatus: 502 },
+  // TLS termination (routes with tls: terminate).
+  EDGE_NO_CERTIFICATE: {
+    side: 'internal',
+    outcome: 'no_route',
+    tlsAlert: TlsAlert.unrecognizedName,
+    httpStatus: 421,
+  },
+  EDGE_TLS_HANDSHAKE: { side: 'client', outcome: 'bad_hello', tlsAlert: null, httpStatus: 400 },
+  EDGE_MISDIRECTED_REQUEST: { side: 'client', outcome: 'no_route', tlsAlert: null, httpStatus: 421 },
+  EDGE_UPSTREAM_TLS: {
+    side: 'backend',
+    outcome: 'connect_failed',
+    tlsAlert: TlsAlert.internalError,
+    httpStatus: 502,
+  },
   // Limits and everything else.
   EDGE_OVER_CAPACITY: { side: 'internal', outcome: 'overload', tlsAlert: null, httpStatus: 503 },
   EDGE_SHUTTING_DOWN: { side: 'internal', outcome: 'overload', tlsAlert: null, httpStatus: 503 },

@@ -10,6 +10,7 @@ import type { PipeEngine } from '../pipe/engine.js';
 import type { AddressPolicy } from '../resolve/address-policy.js';
 import type { AaaaResolver } from '../resolve/resolver.js';
 import type { RouteTable } from '../route/route-table.js';
+import type { Terminator } from '../tls/terminator.js';
 
 export interface DataPathState {
   readonly config: Config;
@@ -25,6 +26,8 @@ export interface DataPath {
   readonly metrics?: Metrics;
   /** Backend pools of http listeners; lives across reloads. Required by http listeners. */
   readonly upstreams?: UpstreamPools;
+  /** TLS termination for terminate routes on tls listeners; lives across reloads. */
+  readonly terminator?: Terminator | undefined;
 }
 
 export interface ListenerRuntime {

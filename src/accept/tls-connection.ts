@@ -11,6 +11,7 @@ import type { ConnectionEvent } from '../observe/metrics.js';
 import type { PipeEnd, PipeHandle, PipeResult } from '../pipe/engine.js';
 import { createTlsSniffer, type ClientHello } from '../sniff/tls-client-hello.js';
 import { encodeAlert } from '../tls/alert.js';
+import type { TerminatedConnection } from '../tls/terminator.js';
 import { formatHostPort } from './address.js';
 import { effectiveClient } from './client-address.js';
 import type { ConnectionContext } from './context.js';
@@ -29,6 +30,8 @@ interface ConnectionRecord {
   /** NAT46 (or kept IPv6) source address the backend was dialled from. */
   source?: string;
   proxyProtocol?: 'v1' | 'v2';
+  /** Terminate routes: the handshake edge46 completed (then HTTP logs each request). */
+  tls?: TerminatedConnection;
 }
 
 const END_OUTCOME: Record<PipeEnd, Outcome> = {
@@ -86,6 +89,14 @@ export async function handleTlsConnection(
     }
     const match = lookup.match;
     record.route = match.route.pattern;
+    if (state.config.routes[match.route.index]?.tls === 'terminate') {
+      const terminator = dataPath.terminator;
+      if (terminator === undefined) throw new ProxyError('EDGE_INTERNAL', 'TLS termination is not running');
+      socket.off('close', onClientGone);
+      const request = { socket, head, name, ctx, listener, track };
+      await terminator.serve(request, (tls) => (record.tls = tls));
+      return;
+    }
     const port = match.port ?? cfg.backendPort ?? listener.port;
     const carry = clientSource({
       listener: cfg,

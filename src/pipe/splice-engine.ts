@@ -11,6 +11,7 @@
 import type { Socket } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import type { PipeEnd, PipeEngine, PipeHandle, PipeOptions, PipeResult } from './engine.js';
+import { createJsEngine } from './js-engine.js';
 import { loadNative } from './native.js';
 import type { NativeAddon, NativePump } from './native.js';
 
@@ -49,6 +50,7 @@ class SpliceEngineImpl implements SpliceEngine {
   private pump: NativePump | null = null;
   private closed = false;
   private readonly pairs = new Map<number, SplicePair>();
+  private js: PipeEngine | null = null;
 
   constructor(
     private readonly addon: NativeAddon,
@@ -60,6 +62,9 @@ class SpliceEngineImpl implements SpliceEngine {
   }
 
   start(client: Socket, backend: Socket, opts: PipeOptions): PipeHandle {
+    // A TLSSocket's handle exposes the TCP fd too: splicing it would move ciphertext past the TLS layer
+    // (an upgrade on a connection edge46 terminated, or to an https backend). Those pairs stay in JS.
+    if (isTls(client) || isTls(backend)) return (this.js ??= createJsEngine()).start(client, backend, opts);
     const clientFd = socketFd(client);
     const backendFd = socketFd(backend);
     if (clientFd === undefined || backendFd === undefined) {
@@ -180,6 +185,10 @@ function settled(result: PipeResult): PipeHandle {
     bytes: () => ({ toBackend: 0, toClient: 0 }),
     abort: () => undefined,
   };
+}
+
+function isTls(socket: Socket): boolean {
+  return (socket as { encrypted?: boolean }).encrypted === true;
 }
 
 /** The OS fd behind a connected net.Socket (libuv's TCP handle exposes it on Unix), else undefined. */
