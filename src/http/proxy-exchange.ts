@@ -64,6 +64,10 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, UpstreamAware 
   async #run(): Promise<void> {
     const routed = routeRequest(this.req, this.host.route, this.record);
     await resolveTarget(routed.target, this.host.route.state, this.record);
+    // node's parser calls back per event, with a microtask checkpoint after each: let it finish the
+    // bytes already read, so that bad framing right behind the head (a bad chunk size in the same
+    // segment) stops the request before anything is sent upstream.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     if (this.#finished) return;
     const headers = upstreamRequestHeaders(this.req.rawHeaders, {
       authority: routed.authority,
@@ -100,8 +104,11 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, UpstreamAware 
     if (!this.#responding && !res.headersSent && res.writable && !res.destroyed) {
       this.record.status = d.httpStatus;
       const body = errorBody(d);
-      // An unread request body would be read as the next request (or stall it): close instead.
-      if (requestBodyFollows(this.req, requestHasBody) && !this.req.complete) res.shouldKeepAlive = false;
+      // An unread request body would be read as the next request (or stall it), and after a
+      // malformed request (400) nothing more on this connection is trusted: close instead.
+      if (d.httpStatus === 400 || (requestBodyFollows(this.req, requestHasBody) && !this.req.complete)) {
+        res.shouldKeepAlive = false;
+      }
       res.writeHead(d.httpStatus, {
         'content-type': 'text/plain; charset=utf-8',
         'content-length': Buffer.byteLength(body),

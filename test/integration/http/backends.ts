@@ -22,6 +22,8 @@ export interface HttpBackend {
   readonly server: http.Server;
   /** Every request head this backend received, in order. */
   readonly requests: SeenRequest[];
+  /** TCP connections accepted so far. */
+  connections(): number;
   /** Stops listening and drops every open connection (a "stopped backend"). */
   stop(): Promise<void>;
 }
@@ -60,6 +62,8 @@ export async function startHttpBackend(t: Test, label: string, handler?: Handler
     answer(req, res);
   });
   server.on('clientError', (_err, socket) => socket.destroy());
+  let accepted = 0;
+  server.on('connection', () => accepted++);
   server.listen(0, '::1');
   await once(server, 'listening');
   let stopped: Promise<void> | undefined;
@@ -71,7 +75,13 @@ export async function startHttpBackend(t: Test, label: string, handler?: Handler
     return stopped;
   };
   t.teardown(stop);
-  return { port: (server.address() as AddressInfo).port, server, requests, stop };
+  return {
+    port: (server.address() as AddressInfo).port,
+    server,
+    requests,
+    connections: () => accepted,
+    stop,
+  };
 }
 
 /** A config with one http listener "web" on 127.0.0.1:0 and the given routes. */
