@@ -74,7 +74,9 @@ export async function withEdge(t: Test, input: ConfigInput, opts: { pipe?: PipeE
     logger,
     ...(opts.pipe === undefined ? {} : { pipe: opts.pipe }),
   });
-  t.teardown(() => app.close({ graceMs: 0 }));
+  // Connections a test leaves open get a grace to finish like in production; only then are they reset
+  // (a reset would surface as ECONNRESET on the test's own client sockets).
+  t.teardown(() => app.close({ graceMs: 5000 }));
   return {
     app,
     logs,
