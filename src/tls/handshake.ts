@@ -63,10 +63,13 @@ export function completeHandshake(
     };
     const onError = (err: Error): void => {
       const code = errnoCode(err);
+      // OpenSSL's message carries its source paths; its `reason` ("unsupported protocol") is the part to log.
+      const reason = (err as { reason?: unknown }).reason;
+      const why = typeof reason === 'string' ? reason : (errorMessage(err).split('\n')[0] ?? '');
       fail(
         new ProxyError(
           'EDGE_TLS_HANDSHAKE',
-          `TLS handshake failed: ${code === undefined ? '' : `${code}: `}${errorMessage(err)}`,
+          `TLS handshake failed: ${code === undefined ? '' : `${code}: `}${why}`,
           err,
         ),
       );

@@ -70,7 +70,12 @@ export class Http2Frontend {
   }
 
   /** Serves one terminated connection that negotiated h2; resolves once it is closed. */
-  handle(socket: TLSSocket, ctx: ConnectionContext, runtime: ListenerRuntime, termination: Termination): Promise<void> {
+  handle(
+    socket: TLSSocket,
+    ctx: ConnectionContext,
+    runtime: ListenerRuntime,
+    termination: Termination,
+  ): Promise<void> {
     let session: ServerHttp2Session | undefined;
     const onSession = (s: ServerHttp2Session): void => {
       session = s;
@@ -186,7 +191,10 @@ export class Http2Frontend {
     if (!req.stream.endAfterHeaders && http.requestTimeoutMs > 0) {
       timer = setTimeout(() => {
         exchange.fail(
-          new ProxyError('EDGE_REQUEST_TIMEOUT', `request body not received within ${http.requestTimeoutMs} ms`),
+          new ProxyError(
+            'EDGE_REQUEST_TIMEOUT',
+            `request body not received within ${http.requestTimeoutMs} ms`,
+          ),
         );
       }, http.requestTimeoutMs);
       req.once('end', () => clearTimeout(timer));

@@ -66,7 +66,10 @@ export class Terminator {
   async serve(req: TerminateRequest, onSecure: (c: TerminatedConnection) => void): Promise<void> {
     const selection = this.certificates.select(req.name);
     if (selection === null) {
-      throw new ProxyError('EDGE_NO_CERTIFICATE', `no certificate covers ${req.name} and there is no default`);
+      throw new ProxyError(
+        'EDGE_NO_CERTIFICATE',
+        `no certificate covers ${req.name} and there is no default`,
+      );
     }
     const handshake = await completeHandshake(req.socket, req.head, {
       context: selection.entry.context,

@@ -18,7 +18,10 @@ export interface UpstreamTls {
 }
 
 /** The TLS settings of a route whose upstream is https; undefined for plain http. */
-export function upstreamTlsFor(route: RouteConfig | undefined, targetName: string | null): UpstreamTls | undefined {
+export function upstreamTlsFor(
+  route: RouteConfig | undefined,
+  targetName: string | null,
+): UpstreamTls | undefined {
   if (route?.upstream !== 'https') return undefined;
   return { servername: targetName, caFile: route.upstreamCa, insecure: route.upstreamInsecure === true };
 }
@@ -44,7 +47,11 @@ export async function secureUpstream(
       ca = await readFile(tls.caFile, 'utf8');
     } catch (err) {
       socket.destroy();
-      throw new ProxyError('EDGE_UPSTREAM_TLS', `cannot read upstreamCa ${tls.caFile}: ${errnoCode(err) ?? 'error'}`, err);
+      throw new ProxyError(
+        'EDGE_UPSTREAM_TLS',
+        `cannot read upstreamCa ${tls.caFile}: ${errnoCode(err) ?? 'error'}`,
+        err,
+      );
     }
   }
   const backend = tls.servername ?? opts.address;
