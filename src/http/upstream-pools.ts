@@ -15,6 +15,7 @@ import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Client, Pool, type Dispatcher } from 'undici';
 import type { DataPath } from '../accept/data-path.js';
+import type { HttpConfig } from '../config/schema.js';
 import { formatHostPort } from '../accept/address.js';
 import { dial } from '../connect/dialer.js';
 import { secureUpstream, upstreamTlsKey, type UpstreamTls } from '../tls/upstream-tls.js';
@@ -79,6 +80,8 @@ export class UpstreamPools {
   readonly #log: Logger;
   #sweep: NodeJS.Timeout | undefined;
   #closing: Promise<void> | null = null;
+  /** The http.upstream settings the current pools were made with. */
+  #settings: HttpConfig['upstream'] | null = null;
 
   constructor(dataPath: DataPath, log: Logger) {
     this.#dataPath = dataPath;
@@ -102,10 +105,12 @@ export class UpstreamPools {
     handler: Dispatcher.DispatchHandler,
   ): void {
     if (this.#closing !== null) throw new Error('upstream pools are closed');
+    const settings = this.#dataPath.current().config.http.upstream;
+    if (settings !== this.#settings) this.#adopt(settings);
     const key = upstreamKey(target);
     let pool = this.#pools.get(key);
     if (pool === undefined || pool.closed || pool.destroyed) {
-      pool = this.#createPool(target);
+      pool = this.#createPool(target, settings);
       this.#pools.set(key, pool);
     }
     pool.dispatch(opts, handler);
@@ -122,8 +127,22 @@ export class UpstreamPools {
     return this.#closing;
   }
 
-  #createPool(target: UpstreamTarget): Pool {
-    const cfg = this.#dataPath.current().config.http.upstream;
+  /**
+   * A reload that changes http.upstream retires the pools: they finish what they are doing and close,
+   * new requests get pools with the new settings. An unchanged section keeps them (and their warm
+   * connections).
+   */
+  #adopt(settings: HttpConfig['upstream']): void {
+    const previous = this.#settings;
+    this.#settings = settings;
+    if (previous === null || JSON.stringify(previous) === JSON.stringify(settings)) return;
+    const retired = [...this.#pools.values()];
+    this.#pools.clear();
+    for (const pool of retired) pool.close().catch(() => undefined);
+    this.#log.info({ pools: retired.length }, 'http.upstream changed: backend pools retired');
+  }
+
+  #createPool(target: UpstreamTarget, cfg: HttpConfig['upstream']): Pool {
     const host = target.kind === 'name' ? target.name : `[${target.address}]`;
     const connectFor =
       (record: UpstreamConnection) =>

@@ -11,13 +11,13 @@ import { httpConfig, openSocket, parseRawResponse, startHttpBackend } from './ba
 t.test(
   'close(): idle connections close, the request in flight completes with Connection: close',
   async (t) => {
-    let release: (() => void) | null = null;
+    let release: () => void = () => {};
     const released = new Promise<void>((resolve) => (release = resolve));
-    let arrived: (() => void) | null = null;
+    let arrived: () => void = () => {};
     const slowArrived = new Promise<void>((resolve) => (arrived = resolve));
     const backend = await startHttpBackend(t, 'A', (req, res) => {
       if (req.url !== '/slow') return void res.end('fast');
-      arrived?.();
+      arrived();
       void released.then(() => res.end('slow done'));
     });
     const edge = await withEdge(
@@ -40,7 +40,7 @@ t.test(
     const closing = edge.app.close({ graceMs: 10_000 });
     await idleClosed;
     t.pass('the idle keep-alive connection was closed');
-    release?.();
+    release();
     await busyClosed;
     t.match(parseRawResponse(Buffer.concat(chunks).toString()), {
       status: 200,
