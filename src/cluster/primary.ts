@@ -37,6 +37,8 @@ interface Slot {
   worker: Worker;
   /** The config it was started with or last reloaded to. */
   config: Config;
+  /** It asked for and was sent its config (it can take orders from now on). */
+  configured: boolean;
   state: WorkerInfo['state'];
   since: number;
   restarts: number;
@@ -140,13 +142,21 @@ class Primary {
   /** Forks one worker and resolves once it serves (null) or failed to start (its error). */
   private fork(restarts: number): Promise<string | null> {
     const worker = cluster.fork();
-    const slot: Slot = { worker, config: this.config, state: 'starting', since: Date.now(), restarts };
+    const slot: Slot = {
+      worker,
+      config: this.config,
+      configured: false,
+      state: 'starting',
+      since: Date.now(),
+      restarts,
+    };
     this.slots.set(worker.id, slot);
     return new Promise((resolve) => {
       const onMessage = (message: unknown): void => {
         if (!isOurs<FromWorker>(message)) return;
         if (message.type === 'edge46:hello') {
           slot.config = this.config;
+          slot.configured = true;
           this.sendTo(worker, { type: 'edge46:start', config: this.config });
         } else if (message.type === 'edge46:ready') {
           done(null);
@@ -243,16 +253,16 @@ class Primary {
       { signal, announceMs, timeoutMs, workers: this.slots.size },
       'draining: /readyz fails now; workers keep accepting during the announce window',
     );
-    // A worker still starting serves nothing yet and would not understand the order: it is stopped,
-    // and its exit counts as clean.
+    // A worker that has not even asked for its config serves nothing: it is stopped, and its exit
+    // counts as clean. One that has its config drains once its listeners are bound.
     const exits = [...this.slots.values()].map((slot) => {
-      const starting = slot.state === 'starting';
+      const unborn = !slot.configured;
       return new Promise<number | null>((resolve) =>
-        slot.worker.once('exit', (code) => resolve(starting ? 0 : code)),
+        slot.worker.once('exit', (code) => resolve(unborn ? 0 : code)),
       );
     });
     for (const slot of this.slots.values()) {
-      if (slot.state === 'starting') slot.worker.process.kill('SIGKILL');
+      if (!slot.configured) slot.worker.process.kill('SIGKILL');
       else this.sendTo(slot.worker, { type: 'edge46:drain', announceMs, timeoutMs });
       slot.state = 'draining';
     }

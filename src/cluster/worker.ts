@@ -46,6 +46,12 @@ export async function runWorker(opts: WorkerOptions): Promise<number> {
   });
   const log = root.child({ worker: id });
   const metrics = new Metrics();
+  // A drain ordered while the listeners are still being bound is kept and obeyed once they are.
+  let earlyDrain: { announceMs: number; timeoutMs: number } | null = null;
+  const onEarly = (message: unknown): void => {
+    if (isOurs<ToWorker>(message) && message.type === 'edge46:drain') earlyDrain = message;
+  };
+  process.on('message', onEarly);
   let app: App;
   try {
     app = await App.start(config, { logger: log, metrics });
@@ -111,7 +117,10 @@ export async function runWorker(opts: WorkerOptions): Promise<number> {
           return;
       }
     });
+    process.off('message', onEarly);
     send({ type: 'edge46:ready' });
+    const early = earlyDrain;
+    if (early !== null) startDrain(early.announceMs, early.timeoutMs, 'primary');
   });
 }
 
