@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { configSchema } from '../src/config/schema.js';
 import { ERROR_CODES, describeOutcome, ProxyError, type ErrorCode } from '../src/errors.js';
+import { renderMetricsDoc } from '../src/observe/metrics-doc.js';
 
 interface JsonNode {
   type?: string | string[];
@@ -149,5 +150,6 @@ if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.
   const docs = new URL('../../docs/', import.meta.url);
   writeFileSync(new URL('config.md', docs), renderConfigDoc());
   writeFileSync(new URL('errors.md', docs), renderErrorDoc());
-  process.stdout.write('wrote docs/config.md and docs/errors.md\n');
+  writeFileSync(new URL('metrics.md', docs), renderMetricsDoc());
+  process.stdout.write('wrote docs/config.md, docs/errors.md and docs/metrics.md\n');
 }
