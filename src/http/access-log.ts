@@ -41,6 +41,8 @@ export class AccessRecord {
   upstream: string | undefined;
   reused: boolean | undefined;
   upgrade: string | undefined;
+  /** Sent a second time after a pooled connection failed before any answer. */
+  retried: boolean | undefined;
   readonly durations: Durations = {};
   #logged = false;
 
@@ -68,6 +70,7 @@ export class AccessRecord {
       upstream: this.upstream,
       reused: this.reused,
       upgrade: this.upgrade,
+      retried: this.retried,
       durations: this.durations,
       ...extra,
     };

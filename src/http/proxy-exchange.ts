@@ -18,7 +18,10 @@ import { clientResponseHeaders, requestHasBody, upstreamRequestHeaders } from '.
 import { resolveTarget, routeRequest, type RouteContext } from './route-request.js';
 import { requestBodyFollows, resetExchange, writeResponseHead } from '../tls/http2-compat.js';
 import { upstreamError } from './upstream-error.js';
-import type { UpstreamAware, UpstreamConnection, UpstreamPools } from './upstream-pools.js';
+import type { UpstreamAware, UpstreamConnection, UpstreamPools, UpstreamTarget } from './upstream-pools.js';
+
+/** RFC 9110 §9.2.2 idempotent methods: safe to send again when nothing came back. */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
 /** What an exchange needs from its connection and listener. */
 export interface ExchangeHost {
@@ -39,6 +42,8 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, UpstreamAware 
   #responding = false;
   #finished = false;
   #failure: ProxyError | null = null;
+  #dispatched: { target: UpstreamTarget; opts: Dispatcher.DispatchOptions } | null = null;
+  #retried = false;
 
   constructor(
     private readonly req: IncomingMessage,
@@ -74,16 +79,29 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, UpstreamAware 
       forwarding: routed.forwarding,
     });
     this.record.upstream = this.record.target;
-    this.host.upstreams.dispatch(
-      routed.target,
-      {
+    this.#dispatched = {
+      target: routed.target,
+      opts: {
         path: routed.path,
         method: this.req.method ?? 'GET',
         headers,
         body: requestBodyFollows(this.req, requestHasBody) ? this.req : null,
       },
-      this,
-    );
+    };
+    this.host.upstreams.dispatch(this.#dispatched.target, this.#dispatched.opts, this);
+  }
+
+  /**
+   * A pooled connection the backend closed while the request was being sent (the keep-alive race:
+   * its idle timeout fired first) fails before any answer. An idempotent request without a body is
+   * then sent once more, on another connection (as nginx's proxy_next_upstream does).
+   */
+  #retryable(err: Error): boolean {
+    const d = this.#dispatched;
+    if (d === null || this.#retried || this.#responding || this.record.reused !== true) return false;
+    if (d.opts.body !== null || !IDEMPOTENT.has(d.opts.method)) return false;
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    return code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE';
   }
 
   /** Ends the exchange with `err` (idempotent): error response, or a reset once the response started. */
@@ -225,6 +243,15 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, UpstreamAware 
 
   onError(err: Error): void {
     if (this.#finished) return;
+    const d = this.#dispatched;
+    if (d !== null && this.#retryable(err)) {
+      this.#retried = true;
+      this.record.retried = true;
+      this.#abortUpstream = null;
+      this.#connection = null;
+      this.host.upstreams.dispatch(d.target, d.opts, this);
+      return;
+    }
     this.fail(err);
   }
 }

@@ -372,3 +372,41 @@ t.test('a client that half-closes after its request still gets the response', as
   socket.destroy();
   t.match(parseRawResponse(Buffer.concat(chunks).toString()), { status: 200 });
 });
+
+t.test(
+  'the keep-alive race: a GET on a pooled connection the backend dropped is sent again, a POST is not',
+  async (t) => {
+    // The backend serves one request per connection and drops the connection on the next one (as when
+    // its idle timeout fires while edge46 reuses the connection).
+    const served = new WeakSet<object>();
+    const a = await startHttpBackend(t, 'A', (req, res) => {
+      if (served.has(req.socket)) return void req.socket.destroy();
+      served.add(req.socket);
+      describeRequest('A')(req, res);
+    });
+    // One connection per pool: which pooled connection a request gets is then certain.
+    const edge = await withEdge(
+      t,
+      httpConfig({
+        http: { upstream: { connections: 1 } },
+        routes: [{ host: 'web.example', target: `[::1]:${a.port}` }],
+      }),
+    );
+    const get = async (method: string, body?: string) => {
+      const res = await request(`http://127.0.0.1:${edge.port()}/`, {
+        method: method as 'GET',
+        headers: { host: 'web.example' },
+        ...(body === undefined ? {} : { body }),
+      });
+      await res.body.dump();
+      return res.statusCode;
+    };
+    t.equal(await get('GET'), 200);
+    t.equal(await get('GET'), 200, 'retried on a new connection');
+    t.equal(await get('POST', 'x'), 502, 'a request with a body is not sent twice');
+    const lines = await requestLines(edge.logs, 3);
+    t.match(lines[1], { status: 200, retried: true, reused: false });
+    t.match(lines[2], { status: 502, code: 'EDGE_UPSTREAM_RESET', reused: true });
+    t.equal(a.requests.length, 4, 'GET, GET (dropped), GET again, POST (dropped)');
+  },
+);
