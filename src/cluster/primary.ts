@@ -237,7 +237,9 @@ class Primary {
     if (failures.length > 0) throw new Error(failures.join('; '));
     this.config = config;
     for (const slot of this.slots.values()) if (replies.answers.has(slot.worker.id)) slot.config = config;
+    // pino children copy the level when made: set it on the one this class logs with too.
     this.opts.logger.level = this.opts.cliLogLevel ?? config.log.level;
+    this.log.level = this.opts.logger.level;
     const first = replies.answers.values().next().value;
     return `${first?.summary ?? 'no workers'} (${replies.answers.size} worker(s))`;
   }

@@ -139,7 +139,9 @@ async function reload(
   }
   try {
     const summary = await app.reload(checked);
+    // pino children copy the level when made: the App logs through `log`, a child of `root`.
     root.level = opts.cliLogLevel ?? checked.log.level;
+    log.level = root.level;
     send({ type: 'edge46:reloaded', seq, error: null, summary: describeReload(summary) });
   } catch (err) {
     log.error({ err }, 'worker reload failed');
