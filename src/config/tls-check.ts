@@ -12,6 +12,14 @@ export function tlsProblems(config: Config): ConfigProblem[] {
       problems.push({ path: 'tls.defaultCertificate', message: `"${name}": ${checked.reason}` });
   }
   config.routes.forEach((route, i) => {
+    // Terminated requests go through the HTTP path, which carries the client in X-Forwarded-For/Forwarded.
+    if (route.tls === 'terminate' && route.proxyProtocol !== undefined && route.proxyProtocol !== 'none')
+      problems.push({ path: `routes[${i}].proxyProtocol`, message: 'not supported on terminate routes yet' });
+    if (route.tls === 'terminate' && typeof route.sourceNat46Prefix === 'string')
+      problems.push({
+        path: `routes[${i}].sourceNat46Prefix`,
+        message: 'not supported on terminate routes yet',
+      });
     const https = route.upstream === 'https';
     if (route.upstreamCa !== undefined && !https)
       problems.push({ path: `routes[${i}].upstreamCa`, message: 'needs upstream: https' });

@@ -59,7 +59,7 @@ export const routeTlsFields = {
     .enum(['passthrough', 'terminate'])
     .optional()
     .describe(
-      'tls listeners: passthrough (default) pipes the encrypted bytes to the backend; terminate completes the handshake in edge46 (TLS 1.2/1.3, ALPN h2 and http/1.1) and proxies the decrypted HTTP requests like an http listener, with X-Forwarded-Proto: https.',
+      "tls listeners: passthrough (default) pipes the encrypted bytes to the backend; terminate completes the handshake in edge46 (TLS 1.2/1.3, ALPN h2 and http/1.1) and proxies the decrypted HTTP requests like an http listener, with X-Forwarded-Proto: https. The listener's proxyProtocol and sourceNat46Prefix apply to passthrough routes only.",
     ),
   upstream: z
     .enum(['http', 'https'])

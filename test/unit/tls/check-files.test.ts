@@ -143,6 +143,13 @@ t.test('schema and cross-field rules of the tls keys', async (t) => {
           upstreamInsecure: true,
           upstreamCa: '/ca.pem',
         },
+        {
+          host: 'd.example',
+          target: '{host}',
+          tls: 'terminate',
+          proxyProtocol: 'v2',
+          sourceNat46Prefix: '64:ff9b:1::/96',
+        },
       ],
     }),
     [
@@ -152,6 +159,8 @@ t.test('schema and cross-field rules of the tls keys', async (t) => {
         path: 'routes[2].upstreamInsecure',
         message: 'contradicts upstreamCa (verification off, but a CA given)',
       },
+      { path: 'routes[3].proxyProtocol', message: 'not supported on terminate routes yet' },
+      { path: 'routes[3].sourceNat46Prefix', message: 'not supported on terminate routes yet' },
     ],
   );
   t.match(problems({ tls: { certFile: 'x' } as never }), [{ path: 'tls.certFile', message: /unknown key/ }]);
