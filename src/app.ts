@@ -14,7 +14,7 @@ import { changedSettings, planListeners } from './lifecycle/listener-plan.js';
 import type { Logger } from './observe/logger.js';
 import { Metrics } from './observe/metrics.js';
 import type { PipeEngine } from './pipe/engine.js';
-import { createJsEngine } from './pipe/js-engine.js';
+import { choosePipeEngine, type ChosenEngine } from './pipe/choose.js';
 import { AddressPolicy } from './resolve/address-policy.js';
 import { AaaaResolver } from './resolve/resolver.js';
 import { RouteTable } from './route/route-table.js';
@@ -26,6 +26,8 @@ export interface AppOptions {
   readonly pipe?: PipeEngine;
   /** Where the data path counts; default: a fresh registry without process metrics. */
   readonly metrics?: Metrics;
+  /** Session ticket key secret shared by cluster workers (tls/ticket-keys.ts); default: per process. */
+  readonly ticketSeed?: Buffer;
 }
 
 /** One listener as the admin server shows it. */
@@ -54,6 +56,8 @@ export class App implements DataPath {
   private readonly retired = new Set<ProxyListener>();
   private closing: Promise<void> | null = null;
   private reloading: Promise<unknown> = Promise.resolve();
+  /** The engine App.start chose (closed after the drain); a no-op close for an engine passed in. */
+  private pipeOwner: ChosenEngine | null = null;
   readonly metrics: Metrics;
   /** Backend connection pools of the http listeners (closed last, after every client connection). */
   readonly upstreams: UpstreamPools;
@@ -68,6 +72,7 @@ export class App implements DataPath {
   ) {
     this.metrics = metrics ?? new Metrics({ defaultMetrics: false });
     this.state = buildState(config, pipe, this.metrics, null);
+    this.metrics.pipeEngineInfo.set({ engine: pipe.name }, 1);
     this.upstreams = new UpstreamPools(this, log);
     this.upstreams.start();
     this.metrics.bindLive({
@@ -92,9 +97,21 @@ export class App implements DataPath {
   static async start(config: Config, opts: AppOptions): Promise<App> {
     // Before any listener binds: a NAT46 prefix that cannot be used fails the start with the reason.
     await checkNat46AtStart(config, opts.logger);
-    const app = new App(config, opts.logger, opts.pipe ?? createJsEngine(), opts.metrics);
+    const chosen: ChosenEngine =
+      opts.pipe === undefined
+        ? choosePipeEngine(config.pipe)
+        : { engine: opts.pipe, fallbackReason: null, close: () => undefined };
+    if (chosen.fallbackReason !== null) {
+      opts.logger.info({ reason: chosen.fallbackReason }, 'pipe engine: splice unavailable, using js');
+    }
+    const app = new App(config, opts.logger, chosen.engine, opts.metrics);
+    app.pipeOwner = chosen;
     try {
-      app.terminator = await Terminator.start(config, { dataPath: app, log: opts.logger });
+      app.terminator = await Terminator.start(config, {
+        dataPath: app,
+        log: opts.logger,
+        ticketSeed: opts.ticketSeed,
+      });
       for (const listenerConfig of config.listeners) {
         const listener = new ProxyListener(listenerConfig, app, opts.logger);
         app.listeners.push(listener);
@@ -248,6 +265,8 @@ export class App implements DataPath {
       await idle;
     }
     await this.upstreams.close();
+    // Every pair has finished (or was aborted and reported) by now: stop the engine's workers.
+    this.pipeOwner?.close();
     this.terminator?.close();
     this.state.resolver.close();
     this.log.info('edge46 stopped');

@@ -149,6 +149,25 @@ export const configSchema = z
       })
       .prefault({})
       .describe('Timeouts for the backend side and established connections.'),
+    pipe: z
+      .strictObject({
+        engine: z
+          .enum(['auto', 'js', 'splice'])
+          .default('auto')
+          .describe(
+            'How established pairs move bytes. splice: kernel splice(2) on native worker threads (Linux, needs the addon built at install); js: in Node. auto: splice when the addon loads, else js. An explicit splice that cannot load fails the start. Changes need a restart.',
+          ),
+        threads: z
+          .int()
+          .min(1)
+          .max(64)
+          .default(1)
+          .describe(
+            'Worker threads of the splice engine (pairs are spread round-robin). Changes need a restart.',
+          ),
+      })
+      .prefault({})
+      .describe('The byte-moving core for passthrough connections and upgraded HTTP connections.'),
     resolver: z
       .strictObject({
         servers: z

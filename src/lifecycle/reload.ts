@@ -174,6 +174,7 @@ export function restartOnlyChanges(before: Config, after: Config): string[] {
   if (JSON.stringify(before.workers) !== JSON.stringify(after.workers)) out.push('workers');
   if (before.admin.address !== after.admin.address) out.push('admin.address');
   if (before.log.format !== after.log.format) out.push('log.format');
+  if (JSON.stringify(before.pipe) !== JSON.stringify(after.pipe)) out.push('pipe');
   return out;
 }
 

@@ -84,6 +84,7 @@ export class Metrics {
   readonly workerRestartsTotal: Counter;
   readonly workers: Gauge<'state'>;
   readonly draining: Gauge;
+  readonly pipeEngineInfo: Gauge<'engine'>;
 
   constructor(opts: MetricsOptions = {}) {
     const registers = [this.registry];
@@ -221,6 +222,13 @@ export class Metrics {
       aggregator: 'max',
     });
     this.draining.set(0);
+    this.pipeEngineInfo = new Gauge({
+      name: 'edge46_pipe_engine_info',
+      help: 'The pipe engine moving established pairs (pipe.engine): 1 for the engine in use (js or splice).',
+      labelNames: ['engine'],
+      registers,
+      aggregator: 'max',
+    });
   }
 
   /** Connects the scrape-time gauges to the running listeners and resolver. */

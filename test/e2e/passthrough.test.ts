@@ -29,17 +29,23 @@ https
 // A TLS client that closes cleanly: asks the backend to close (Connection: close), reads to EOF, then
 // ends. curl instead closes with unread bytes (the backend's close_notify) often enough that the kernel
 // sends a RST, which edge46 rightly logs as a client reset; this client makes outcome "ok" deterministic.
+// It closes with a bare FIN (allowHalfOpen, then destroy): a close_notify sent after the backend has
+// closed its socket makes the backend's kernel answer with a RST, which a fast pipe engine (splice)
+// forwards before the client's FIN arrives, rightly logged as a backend reset.
 const CLIENT_SCRIPT = `
 const tls = require('node:tls');
 const fs = require('node:fs');
 const [host, servername, ca] = process.argv.slice(1);
-const socket = tls.connect({ host, port: 443, servername, ca: fs.readFileSync(ca) }, () => {
+const socket = tls.connect({ host, port: 443, servername, ca: fs.readFileSync(ca), allowHalfOpen: true }, () => {
   socket.write('GET / HTTP/1.1\\r\\nHost: ' + servername + '\\r\\nConnection: close\\r\\n\\r\\n');
 });
 let body = '';
 socket.setEncoding('utf8');
 socket.on('data', (d) => (body += d));
-socket.on('end', () => process.stdout.write(body.split('\\r\\n\\r\\n')[1] ?? ''));
+socket.on('end', () => {
+  process.stdout.write(body.split('\\r\\n\\r\\n')[1] ?? '');
+  socket.destroy();
+});
 socket.on('error', (e) => { console.error(e.message); process.exitCode = 1; });
 `;
 

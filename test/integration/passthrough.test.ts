@@ -219,7 +219,9 @@ t.test('50 MB each way arrive intact', async (t) => {
   const backendSent = createHash('sha256');
   const backend = await startTlsBackend(t, 'bulk', (socket) => {
     socket.on('data', (c: Buffer) => backendReceived.update(c));
-    void sendRandom(socket, size, backendSent).then(() => socket.end());
+    // End only after the client's end: a client TLS socket (allowHalfOpen false) that sees the backend's
+    // close_notify while still writing ends itself and never emits 'drain' again.
+    void Promise.all([sendRandom(socket, size, backendSent), once(socket, 'end')]).then(() => socket.end());
   });
   const edge = await withEdge(
     t,
