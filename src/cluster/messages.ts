@@ -8,7 +8,8 @@ import type { ProcessStatus } from '../admin/status.js';
 const PREFIX = 'edge46:';
 
 export type ToWorker =
-  | { readonly type: 'edge46:start'; readonly config: unknown }
+  /** ticketSeed: base64 secret every worker derives the same session ticket keys from. */
+  | { readonly type: 'edge46:start'; readonly config: unknown; readonly ticketSeed: string }
   | { readonly type: 'edge46:reload'; readonly seq: number; readonly config: unknown }
   | { readonly type: 'edge46:drain'; readonly announceMs: number; readonly timeoutMs: number }
   | { readonly type: 'edge46:request'; readonly id: number; readonly what: 'metrics' | 'status' };

@@ -23,6 +23,7 @@ import { installSignals } from '../lifecycle/signals.js';
 import { warnRestartOnly, type RunOptions } from '../lifecycle/single.js';
 import type { Logger } from '../observe/logger.js';
 import { Metrics } from '../observe/metrics.js';
+import { newTicketSeed } from '../tls/ticket-keys.js';
 import { RestartBackoff } from './backoff.js';
 import { isOurs, type FromWorker, type ToWorker, type WorkerMetrics } from './messages.js';
 
@@ -56,6 +57,8 @@ class Primary {
   private readonly backoff = new RestartBackoff();
   private readonly slots = new Map<number, Slot>();
   private readonly startedAt = Date.now();
+  /** Every worker (restarts too) derives the same session ticket keys: a ticket resumes on any worker. */
+  private readonly ticketSeed = newTicketSeed().toString('base64');
   private config: Config;
   private reloader: Reloader;
   private admin: AdminServer | null = null;
@@ -157,7 +160,7 @@ class Primary {
         if (message.type === 'edge46:hello') {
           slot.config = this.config;
           slot.configured = true;
-          this.sendTo(worker, { type: 'edge46:start', config: this.config });
+          this.sendTo(worker, { type: 'edge46:start', config: this.config, ticketSeed: this.ticketSeed });
         } else if (message.type === 'edge46:ready') {
           done(null);
           slot.state = this.stopping ? 'draining' : 'ready';

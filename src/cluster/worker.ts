@@ -54,7 +54,11 @@ export async function runWorker(opts: WorkerOptions): Promise<number> {
   process.on('message', onEarly);
   let app: App;
   try {
-    app = await App.start(config, { logger: log, metrics });
+    app = await App.start(config, {
+      logger: log,
+      metrics,
+      ticketSeed: Buffer.from(first.ticketSeed, 'base64'),
+    });
   } catch (err) {
     log.fatal({ err }, 'worker start failed');
     send({ type: 'edge46:start-failed', error: err instanceof Error ? err.message : String(err) });

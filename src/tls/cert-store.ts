@@ -63,6 +63,8 @@ export interface CertificateStoreOptions {
   readonly now?: () => number;
   /** Quiet time after the last file event before a reload; default 200 ms. */
   readonly debounceMs?: number;
+  /** Secret the session ticket keys derive from; processes sharing it resume each other's tickets. */
+  readonly ticketSeed?: Buffer;
 }
 
 /** Thrown at start (and on a config reload) when requireCertificates forbids a self-signed stand-in. */
@@ -92,7 +94,10 @@ export class CertificateStore extends EventEmitter {
     this.now = opts.now ?? Date.now;
     this.tls = config.tls;
     this.routes = config.routes;
-    this.tickets = new TicketKeys(config.tls.ticketKeyRotationSeconds * 1000);
+    this.tickets = new TicketKeys(config.tls.ticketKeyRotationSeconds * 1000, {
+      now: this.now,
+      ...(opts.ticketSeed === undefined ? {} : { seed: opts.ticketSeed }),
+    });
     this.index = new CertificateIndex<StoredCertificate>([], { now: this.now() });
     this.watcher = new DirectoryWatcher(() => void this.reload().catch(() => undefined), {
       debounceMs: opts.debounceMs ?? 200,

@@ -51,8 +51,14 @@ export class Terminator {
   ) {}
 
   /** Loads the certificates (self-signed stand-ins where allowed; MissingCertificateError otherwise). */
-  static async start(config: Config, opts: { dataPath: DataPath; log: Logger }): Promise<Terminator> {
-    const certificates = await CertificateStore.start(config, { log: opts.log });
+  static async start(
+    config: Config,
+    opts: { dataPath: DataPath; log: Logger; ticketSeed?: Buffer | undefined },
+  ): Promise<Terminator> {
+    const certificates = await CertificateStore.start(config, {
+      log: opts.log,
+      ...(opts.ticketSeed === undefined ? {} : { ticketSeed: opts.ticketSeed }),
+    });
     warnInsecureUpstreams(config, opts.log);
     return new Terminator(certificates, opts.dataPath, opts.log);
   }

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import tls from 'node:tls';
 import { createServerContext } from '../../../src/tls/server-context.js';
-import { TicketKeys } from '../../../src/tls/ticket-keys.js';
+import { newTicketSeed, TicketKeys } from '../../../src/tls/ticket-keys.js';
 import { tlsFixtures as f } from './fixtures.js';
 
 /** A server that wraps each accepted socket in a server TLSSocket (the way terminate does). */
@@ -78,6 +78,34 @@ for (const version of ['TLSv1.3', 'TLSv1.2'] as const) {
     t.equal(keys.rotations, 3);
   });
 }
+
+t.test('keys derive from the seed and the clock: same seed, same keys, in any process', async (t) => {
+  const seed = newTicketSeed();
+  const hour = 3_600_000;
+  let now = 100 * hour + 5;
+  const issuer = new TicketKeys(hour, { seed, now: () => now });
+  const { port: issuerPort } = await server(t, issuer);
+  const first = await connect(issuerPort, 'TLSv1.3');
+  t.ok(first.session);
+
+  // Another "worker" with the same seed, same period: resumes the other one's ticket.
+  const sibling = new TicketKeys(hour, { seed, now: () => now });
+  const { port: siblingPort } = await server(t, sibling);
+  t.equal((await connect(siblingPort, 'TLSv1.3', first.session)).reused, true);
+
+  // One started a period later still holds the previous key; two periods later it does not.
+  now += hour;
+  const later = new TicketKeys(hour, { seed, now: () => now });
+  t.equal((await connect((await server(t, later)).port, 'TLSv1.3', first.session)).reused, true);
+  now += hour;
+  const muchLater = new TicketKeys(hour, { seed, now: () => now });
+  t.equal((await connect((await server(t, muchLater)).port, 'TLSv1.3', first.session)).reused, false);
+
+  // A different seed shares nothing.
+  const stranger = new TicketKeys(hour, { now: () => 100 * hour + 5 });
+  t.equal((await connect((await server(t, stranger)).port, 'TLSv1.3', first.session)).reused, false);
+  t.throws(() => new TicketKeys(hour, { seed: Buffer.alloc(8) }), /at least 32 bytes/);
+});
 
 t.test('start/close: the rotation timer never holds the process', async (t) => {
   const keys = new TicketKeys(60_000);
