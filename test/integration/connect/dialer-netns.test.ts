@@ -1,53 +1,13 @@
 // Dialer cases that need more than [::1]: several local addresses, an address that never answers and an
-// unreachable route. They run in netns-dial.scenarios.ts inside a private network namespace made with
-// `unshare -rn` (root, or unprivileged user namespaces), which vanishes with the process: nothing to
-// clean up and no route on this machine is touched. The scenarios' TAP output is this test's subtest.
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import t from 'tap';
+// unreachable route, run in netns-dial.scenarios.ts inside a private network namespace.
+import { runInPrivateNetns, UNANSWERED_PREFIXES_SETUP } from '../../helpers/private-netns.js';
 
-// lo carries the "backend" addresses (local traffic needs no neighbour discovery). The black hole is a
-// route via a neighbour with a fixed MAC on one end of a veth pair: the other end drops those frames,
-// so a SYN is never answered — a real silent drop, unlike a `blackhole` route, which fails at once.
-const SETUP = `
-set -e
-ip link set lo up
+runInPrivateNetns({
+  setup: `${UNANSWERED_PREFIXES_SETUP}
 ip -6 addr add 2001:db8:1::1/128 dev lo nodad
-ip -6 addr add 2001:db8:1::2/128 dev lo nodad
-ip link add v0 type veth peer name v1
-ip link set v0 up
-ip link set v1 up
-ip -6 route add 2001:db8:dead::/48 via fe80::99 dev v0
-ip -6 neigh replace fe80::99 lladdr 02:00:00:00:00:99 dev v0 nud permanent
-ip -6 route add unreachable 2001:db8:bad::/48
-exec "$@"
-`;
-
-function unavailable(): string | null {
-  const probe = spawnSync(
-    'unshare',
-    ['-rn', 'sh', '-c', 'ip link set lo up && ip link add v0 type veth peer name v1'],
-    {
-      encoding: 'utf8',
-      timeout: 10_000,
-    },
-  );
-  if (probe.error !== undefined) return `cannot run unshare: ${probe.error.message}`;
-  if (probe.status !== 0) {
-    return `no private network namespace (needs root or user namespaces, and iproute2): ${probe.stderr.trim()}`;
-  }
-  return null;
-}
-
-const reason = unavailable();
-if (reason !== null) {
-  t.plan(0, reason);
-} else {
-  const scenarios = fileURLToPath(new URL('./netns-dial.scenarios.ts', import.meta.url));
-  t.spawn(
-    'unshare',
-    ['-rn', 'sh', '-c', SETUP, 'setup', process.execPath, ...process.execArgv, scenarios],
-    { env: { ...process.env, EDGE46_DIAL_NETNS: '1' } },
-    'dialer inside a private network namespace',
-  );
-}
+ip -6 addr add 2001:db8:1::2/128 dev lo nodad`,
+  scenarios: new URL('./netns-dial.scenarios.ts', import.meta.url),
+  env: { EDGE46_DIAL_NETNS: '1' },
+  name: 'dialer inside a private network namespace',
+  userNamespace: true,
+});
