@@ -38,14 +38,6 @@ export function clientAddressProblems(config: Config): ConfigProblem[] {
         message: 'acceptProxyProtocol needs at least one trusted proxy (anyone else could claim any address)',
       });
     }
-    // The HTTP path does not carry them yet (it needs one backend connection per client connection for
-    // PROXY headers, and NAT46 sockets in its pools): refuse rather than silently ignore them.
-    if (listener.protocol === 'http' && listener.proxyProtocol !== 'none') {
-      problems.push({ path: `${at}.proxyProtocol`, message: 'not supported on http listeners yet' });
-    }
-    if (listener.protocol === 'http' && listener.sourceNat46Prefix !== undefined) {
-      problems.push({ path: `${at}.sourceNat46Prefix`, message: 'not supported on http listeners yet' });
-    }
     if (!listener.acceptProxyProtocol && listener.trustedProxies.length > 0) {
       problems.push({
         path: `${at}.trustedProxies`,

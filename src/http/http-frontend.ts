@@ -14,6 +14,7 @@ import type { Logger } from '../observe/logger.js';
 import type { PipeHandle } from '../pipe/engine.js';
 import type { Termination } from '../tls/termination.js';
 import { AccessRecord, type RequestSink } from './access-log.js';
+import { ClientBoundUpstreams } from './client-bound.js';
 import { rawErrorResponse } from './error-response.js';
 import { ProxyExchange, type ExchangeHost } from './proxy-exchange.js';
 import type { RouteContext } from './route-request.js';
@@ -27,6 +28,8 @@ interface HttpConnection {
   readonly track: (pipe: PipeHandle) => void;
   readonly sink: RequestSink;
   readonly exchanges: Set<ProxyExchange>;
+  /** Backend connections of this client connection's own (PROXY header, NAT46 source). */
+  readonly bound: ClientBoundUpstreams;
   requests: number;
   upgrade: Promise<void> | null;
   /** TLS terminated by edge46 (a terminate route on a tls listener); undefined on http listeners. */
@@ -107,6 +110,7 @@ export class HttpFrontend {
       track,
       sink,
       exchanges: new Set(),
+      bound: new ClientBoundUpstreams(this.dataPath, ctx.log),
       requests: 0,
       upgrade: null,
       termination,
@@ -116,6 +120,7 @@ export class HttpFrontend {
       socket.once('close', () => {
         const gone = new ProxyError('EDGE_CLIENT_CLOSED', 'client connection closed');
         for (const exchange of conn.exchanges) exchange.clientGone(gone);
+        conn.bound.close();
         const finish = (): void => {
           this.#connectionClosed(socket, conn);
           resolve();
@@ -183,6 +188,7 @@ export class HttpFrontend {
       listener: conn.runtime,
       state,
       client: conn.ctx.client,
+      clientAddress: conn.ctx.clientAddress,
       trusted: this.#trusted.list,
       termination: conn.termination,
     };
@@ -200,6 +206,7 @@ export class HttpFrontend {
       route,
       sink: conn.sink,
       upstreams: this.#upstreams,
+      bound: conn.bound,
       http: route.state.config.http,
       draining: () => this.#draining,
       done: (exchange) => {

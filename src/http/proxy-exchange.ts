@@ -10,6 +10,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Dispatcher } from 'undici';
+import type { ClientSource } from '../connect/client-source.js';
 import type { HttpConfig } from '../config/schema.js';
 import { describeOutcome, ProxyError } from '../errors.js';
 import { AccessRecord, type RequestSink } from './access-log.js';
@@ -17,6 +18,7 @@ import { errorBody } from './error-response.js';
 import { clientResponseHeaders, requestHasBody, upstreamRequestHeaders } from './headers.js';
 import { resolveTarget, routeRequest, type RouteContext } from './route-request.js';
 import { requestBodyFollows, resetExchange, writeResponseHead } from '../tls/http2-compat.js';
+import type { ClientBoundUpstreams } from './client-bound.js';
 import { upstreamError } from './upstream-error.js';
 import type { UpstreamAware, UpstreamConnection, UpstreamPools, UpstreamTarget } from './upstream-pools.js';
 
@@ -28,6 +30,8 @@ export interface ExchangeHost {
   readonly route: RouteContext;
   readonly sink: RequestSink;
   readonly upstreams: UpstreamPools;
+  /** This client connection's own backend connections (routes that carry the client's address). */
+  readonly bound?: ClientBoundUpstreams | undefined;
   readonly http: HttpConfig;
   draining(): boolean;
   /** Called once when the exchange has ended (logged), whatever the outcome. */
@@ -42,7 +46,11 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, UpstreamAware 
   #responding = false;
   #finished = false;
   #failure: ProxyError | null = null;
-  #dispatched: { target: UpstreamTarget; opts: Dispatcher.DispatchOptions } | null = null;
+  #dispatched: {
+    target: UpstreamTarget;
+    carry: ClientSource | null;
+    opts: Dispatcher.DispatchOptions;
+  } | null = null;
   #retried = false;
 
   constructor(
@@ -81,6 +89,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, UpstreamAware 
     this.record.upstream = this.record.target;
     this.#dispatched = {
       target: routed.target,
+      carry: routed.carry,
       opts: {
         path: routed.path,
         method: this.req.method ?? 'GET',
@@ -88,7 +97,16 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, UpstreamAware 
         body: requestBodyFollows(this.req, requestHasBody) ? this.req : null,
       },
     };
-    this.host.upstreams.dispatch(this.#dispatched.target, this.#dispatched.opts, this);
+    this.#send(this.#dispatched);
+  }
+
+  /** Pooled, or on this client connection's own backend connection when the route carries the client. */
+  #send(d: { target: UpstreamTarget; carry: ClientSource | null; opts: Dispatcher.DispatchOptions }): void {
+    if (d.carry === null) return this.host.upstreams.dispatch(d.target, d.opts, this);
+    if (this.host.bound === undefined) {
+      throw new ProxyError('EDGE_INTERNAL', 'this connection cannot carry the client address to the backend');
+    }
+    this.host.bound.dispatch(d.target, d.carry, d.opts, this);
   }
 
   /**
@@ -249,7 +267,11 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, UpstreamAware 
       this.record.retried = true;
       this.#abortUpstream = null;
       this.#connection = null;
-      this.host.upstreams.dispatch(d.target, d.opts, this);
+      try {
+        this.#send(d);
+      } catch (retryErr) {
+        this.fail(retryErr);
+      }
       return;
     }
     this.fail(err);

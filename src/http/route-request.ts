@@ -5,7 +5,9 @@
 import type { IncomingMessage } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { formatHostPort } from '../accept/address.js';
+import type { EffectiveClient } from '../accept/client-address.js';
 import type { DataPathState, ListenerRuntime } from '../accept/data-path.js';
+import { clientSource, type ClientSource } from '../connect/client-source.js';
 import { ProxyError } from '../errors.js';
 import type { AccessRecord } from './access-log.js';
 import { upstreamDefaultPort, type Termination } from '../tls/termination.js';
@@ -14,6 +16,7 @@ import type { Forwarding } from './headers.js';
 import { parseRequestTarget } from './request-target.js';
 import type { TrustedProxies } from './trusted-proxies.js';
 import type { UpstreamTarget } from './upstream-pools.js';
+import { isClientBound } from './client-bound.js';
 import { round } from './access-log.js';
 
 export interface RoutedRequest {
@@ -22,12 +25,19 @@ export interface RoutedRequest {
   readonly target: UpstreamTarget;
   /** null: the route has forwardedHeaders: false. */
   readonly forwarding: Forwarding | null;
+  /**
+   * The client's address carried in the backend connection itself (PROXY header, NAT46 source): the
+   * request needs a backend connection of this client connection's own. null: pooled connections.
+   */
+  readonly carry: ClientSource | null;
 }
 
 export interface RouteContext {
   readonly listener: ListenerRuntime;
   readonly state: DataPathState;
   readonly client: string;
+  /** How the client was decided (accept/client-address.ts): PROXY headers and NAT46 sources use it. */
+  readonly clientAddress?: EffectiveClient | undefined;
   readonly trusted: TrustedProxies;
   /** Set on connections whose TLS edge46 terminated (tls/termination.ts): https, 421 rules. */
   readonly termination?: Termination;
@@ -90,7 +100,35 @@ export function routeRequest(req: IncomingMessage, ctx: RouteContext, record: Ac
         proto: ctx.termination?.proto ?? 'http',
       }
     : null;
-  return { authority: parsed.authority, path: parsed.path, target, forwarding };
+  return {
+    authority: parsed.authority,
+    path: parsed.path,
+    target,
+    forwarding,
+    carry: carryFor(ctx, routeConfig, parsed.name),
+  };
+}
+
+/**
+ * proxyProtocol / sourceNat46Prefix of the route (the listener's by default), on http listeners. The
+ * PROXY v2 authority is the Host name; ALPN is http/1.1 (what is spoken to the backend). Terminated TLS
+ * keeps pooled connections: the forwarding headers carry the client there.
+ */
+function carryFor(
+  ctx: RouteContext,
+  route: Parameters<typeof clientSource>[0]['route'],
+  name: string,
+): ClientSource | null {
+  if (ctx.clientAddress === undefined || ctx.termination !== undefined) return null;
+  const carry = clientSource({
+    listener: ctx.listener.config,
+    route,
+    client: ctx.clientAddress,
+    authority: name,
+    alpn: 'http/1.1',
+    policy: ctx.state.policy,
+  });
+  return isClientBound(carry) ? carry : null;
 }
 
 /**

@@ -1,6 +1,7 @@
 /**
  * Upgrade requests (WebSocket and others): routed like any request, then sent on a dedicated backend
- * connection from the dialer (never a pooled one). A 101 answer hands both raw sockets to the pipe
+ * connection from the dialer (never a pooled one; from the NAT46 source and after the PROXY header
+ * when the route carries the client's address). A 101 answer hands both raw sockets to the pipe
  * engine (the 101 head and any bytes either side already sent travel as the pipe's heads); any other
  * answer is relayed with `Connection: close` and the connection ends after it.
  */
@@ -78,9 +79,13 @@ export async function proxyUpgrade(
       connectTimeoutMs: state.config.timeouts.connectMs,
       attemptDelayMs: state.config.timeouts.attemptDelayMs,
       signal: abort.signal,
+      ...routed.carry?.dial,
     });
     backend = dialed.socket;
     record.upstream = formatHostPort(dialed.address, routed.target.port);
+    // The PROXY header precedes every other byte (an upstream TLS ClientHello too).
+    const proxyHeader = routed.carry?.header ?? null;
+    if (proxyHeader !== null) backend.write(proxyHeader);
     if (routed.target.tls !== undefined) {
       backend = await secureUpstream(dialed.socket, routed.target.tls, {
         address: record.upstream,

@@ -17,6 +17,7 @@ import { Client, Pool, type Dispatcher } from 'undici';
 import type { DataPath } from '../accept/data-path.js';
 import type { HttpConfig } from '../config/schema.js';
 import { formatHostPort } from '../accept/address.js';
+import type { ClientSource } from '../connect/client-source.js';
 import { dial } from '../connect/dialer.js';
 import { secureUpstream, upstreamTlsKey, type UpstreamTls } from '../tls/upstream-tls.js';
 import type { Logger } from '../observe/logger.js';
@@ -50,7 +51,7 @@ function isUpstreamAware(handler: unknown): handler is UpstreamAware {
 }
 
 /** A Client that tells each request which connection record it belongs to. */
-class TrackedClient extends Client {
+export class TrackedClient extends Client {
   constructor(
     origin: URL,
     opts: Client.Options,
@@ -170,35 +171,8 @@ export class UpstreamPools {
     });
   }
 
-  /** One new backend connection: AAAA (cached) → allowlist → staggered dial. Rejects with a ProxyError. */
-  async #connect(target: UpstreamTarget, record: UpstreamConnection): Promise<Socket> {
-    const state = this.#dataPath.current();
-    const started = performance.now();
-    const addresses =
-      target.kind === 'address'
-        ? [target.address]
-        : (await state.resolver.resolve(target.name, state.policy)).addresses;
-    const resolved = performance.now();
-    const dialed = await dial({
-      addresses,
-      port: target.port,
-      policy: state.policy,
-      connectTimeoutMs: state.config.timeouts.connectMs,
-      attemptDelayMs: state.config.timeouts.attemptDelayMs,
-    });
-    record.address = formatHostPort(dialed.address, target.port);
-    const socket =
-      target.tls === undefined
-        ? dialed.socket
-        : await secureUpstream(dialed.socket, target.tls, {
-            address: record.address,
-            timeoutMs: state.config.timeouts.connectMs,
-          });
-    record.resolveMs = round(resolved - started);
-    record.connectMs = round(performance.now() - resolved);
-    record.requests = 0;
-    this.#log.debug({ upstream: record.address, target: upstreamKey(target) }, 'upstream connected');
-    return socket;
+  #connect(target: UpstreamTarget, record: UpstreamConnection): Promise<Socket> {
+    return connectUpstream(this.#dataPath, target, record, this.#log);
   }
 
   #sweepIdle(): void {
@@ -210,6 +184,50 @@ export class UpstreamPools {
       }
     }
   }
+}
+
+/**
+ * One new backend connection: AAAA (cached) → allowlist → staggered dial → (PROXY header) → (TLS).
+ * `carry` (client-bound connections only) adds the NAT46 source to the dial and writes the PROXY header
+ * before any other byte, ahead of an upstream TLS ClientHello too. Rejects with a ProxyError.
+ */
+export async function connectUpstream(
+  dataPath: DataPath,
+  target: UpstreamTarget,
+  record: UpstreamConnection,
+  log: Logger,
+  carry?: ClientSource,
+): Promise<Socket> {
+  const state = dataPath.current();
+  const started = performance.now();
+  const addresses =
+    target.kind === 'address'
+      ? [target.address]
+      : (await state.resolver.resolve(target.name, state.policy)).addresses;
+  const resolved = performance.now();
+  const dialed = await dial({
+    addresses,
+    port: target.port,
+    policy: state.policy,
+    connectTimeoutMs: state.config.timeouts.connectMs,
+    attemptDelayMs: state.config.timeouts.attemptDelayMs,
+    ...carry?.dial,
+  });
+  record.address = formatHostPort(dialed.address, target.port);
+  const header = carry?.header ?? null;
+  if (header !== null) dialed.socket.write(header);
+  const socket =
+    target.tls === undefined
+      ? dialed.socket
+      : await secureUpstream(dialed.socket, target.tls, {
+          address: record.address,
+          timeoutMs: state.config.timeouts.connectMs,
+        });
+  record.resolveMs = round(resolved - started);
+  record.connectMs = round(performance.now() - resolved);
+  record.requests = 0;
+  log.debug({ upstream: record.address, target: upstreamKey(target) }, 'upstream connected');
+  return socket;
 }
 
 function round(ms: number): number {

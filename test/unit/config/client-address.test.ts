@@ -85,7 +85,7 @@ t.test('schema errors: unknown proxyProtocol values', async (t) => {
   t.match(route, [{ path: 'routes[0].sourceNat46Prefix' }]);
 });
 
-t.test('http listeners do not carry the client address to the backend yet', async (t) => {
+t.test('http listeners carry the client address to the backend', async (t) => {
   const found = problems({
     ...base,
     listeners: [
@@ -102,8 +102,8 @@ t.test('http listeners do not carry the client address to the backend yet', asyn
   });
   t.same(
     found.map((p) => p.path),
-    ['listeners[0].proxyProtocol', 'listeners[0].sourceNat46Prefix'],
-    'accepting PROXY headers and NAT64 prefixes work on http listeners; sending does not yet',
+    [],
+    'accepting and sending PROXY headers, NAT64 prefixes and NAT46 sources all work on http listeners',
   );
 });
 
