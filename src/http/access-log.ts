@@ -43,6 +43,10 @@ export class AccessRecord {
   upgrade: string | undefined;
   /** Sent a second time after a pooled connection failed before any answer. */
   retried: boolean | undefined;
+  /** The NAT46 source address the backend connection was dialled from (client-bound connections). */
+  source: string | undefined;
+  /** The PROXY protocol version sent ahead of the backend connection's first request. */
+  proxyProtocol: string | undefined;
   readonly durations: Durations = {};
   #logged = false;
 
@@ -71,6 +75,8 @@ export class AccessRecord {
       reused: this.reused,
       upgrade: this.upgrade,
       retried: this.retried,
+      source: this.source,
+      proxyProtocol: this.proxyProtocol,
       durations: this.durations,
       ...extra,
     };

@@ -100,12 +100,15 @@ export function routeRequest(req: IncomingMessage, ctx: RouteContext, record: Ac
         proto: ctx.termination?.proto ?? 'http',
       }
     : null;
+  const carry = carryFor(ctx, routeConfig, parsed.name);
+  record.source = carry?.dial.localAddress;
+  if (carry !== null && carry.proxyProtocol !== 'none') record.proxyProtocol = carry.proxyProtocol;
   return {
     authority: parsed.authority,
     path: parsed.path,
     target,
     forwarding,
-    carry: carryFor(ctx, routeConfig, parsed.name),
+    carry,
   };
 }
 

@@ -97,7 +97,15 @@ routes:
           x_forwarded_for: ADDR.clientV4,
           status: 200,
         });
-        t.match(res.logs, [{ outcome: 'ok', status: 200, client: ADDR.clientV4, upstream: `[${b}]:8080` }]);
+        t.match(res.logs, [
+          {
+            outcome: 'ok',
+            status: 200,
+            client: ADDR.clientV4,
+            upstream: `[${b}]:8080`,
+            proxyProtocol: version,
+          },
+        ]);
       },
     );
   }
@@ -122,7 +130,7 @@ routes:
       remote_addr: ADDR.nat46Client,
       status: 200,
     });
-    t.match(res.logs, [{ outcome: 'ok', status: 200, client: ADDR.clientV4 }]);
+    t.match(res.logs, [{ outcome: 'ok', status: 200, client: ADDR.clientV4, source: ADDR.nat46Client }]);
   });
 
   t.test('NAT46 source and PROXY v2 together over an http route', async (t) => {

@@ -161,6 +161,17 @@ t.test('proxyProtocol v2 on one route: TCP4 with the Host as authority and ALPN 
   t.equal(proxied.conns.length, 2, 'one backend connection per client connection');
   t.match(p2, { conn: 0, request: 2 }, 'the plain route pools across client connections');
   t.equal(plain.conns.length, 1);
+  await edge.logs.waitFor((r) => r.msg === 'request' && r.path === '/5');
+  const logged = edge.logs.records.filter((r) => r.msg === 'request');
+  t.match(
+    logged.find((r) => r.path === '/1'),
+    { proxyProtocol: 'v2', reused: false, outcome: 'ok' },
+  );
+  t.match(
+    logged.find((r) => r.path === '/3'),
+    { proxyProtocol: 'v2', reused: true },
+  );
+  t.equal(logged.find((r) => r.path === '/2')?.proxyProtocol, undefined, 'pooled requests log none');
 });
 
 t.test('an upgrade sends the PROXY header before the upgrade request', async (t) => {
