@@ -10,6 +10,9 @@ import { makeSelfSignedCert } from './certs.js';
 import { startEdge46 } from './edge46.js';
 import { startNginx } from './nginx.js';
 
+// The client script may end a finished TLS exchange with a RST (a close_notify crossing the server's
+// close), which edge46 truthfully logs as a reset; what these tests check is the address the backend saw.
+const SERVED = /^(ok|reset)$/;
 const NAMES = ['v1.example', 'v2.example', 'nat46.example', 'both.example', 'chained.example'];
 
 // GET / over TLS to edge46 from the client namespace, optionally after a PROXY v1 line of our own (argv);
@@ -140,7 +143,7 @@ routes:
         ssl_server_name: `${version}.example`,
         status: 200,
       });
-      t.match(res.log, { outcome: 'ok', client: ADDR.clientV4, proxyProtocol: version });
+      t.match(res.log, { outcome: SERVED, client: ADDR.clientV4, proxyProtocol: version });
     });
   }
 
@@ -154,7 +157,7 @@ routes:
         remote_addr: ADDR.nat46Client,
         status: 200,
       });
-      t.match(res.log, { outcome: 'ok', client: ADDR.clientV4, source: ADDR.nat46Client });
+      t.match(res.log, { outcome: SERVED, client: ADDR.clientV4, source: ADDR.nat46Client });
     },
   );
 
@@ -173,7 +176,7 @@ routes:
       proxy_protocol_port: '40000',
     });
     t.match(res.log, {
-      outcome: 'ok',
+      outcome: SERVED,
       listener: 'from-lb',
       client: '198.51.100.7',
       clientPort: 40000,

@@ -44,7 +44,10 @@ export async function startEdge46(
   const dir = await mkdtemp(join(tmpdir(), 'edge46-e2e-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const configFile = join(dir, 'edge46.yaml');
-  await writeFile(configFile, configYaml);
+  // No load balancer watches these test hosts: unless a test sets its own, drain without the announce
+  // window so that stop() (SIGTERM, then SIGKILL after 5 s) sees a clean exit.
+  const drain = /^drain:/m.test(configYaml) ? '' : '\ndrain: { announceSeconds: 0, timeoutSeconds: 2 }\n';
+  await writeFile(configFile, `${configYaml}${drain}`);
   // The default child environment drops the test runner's loaders and coverage hooks.
   const child = host.spawn([process.execPath, MAIN_JS, '--config', configFile], {
     name: `edge46@${host.ns}`,
