@@ -138,8 +138,17 @@ export function renderStatusPage(view: StatusView): string {
       ? ''
       : `<h2>Certificates</h2>\n${table(
           'certificates',
-          ['name', 'subject', 'expires', 'source'],
-          view.certificates.map((c) => [text(c.name), text(c.subject), text(c.notAfter), text(c.source)]),
+          ['names', 'expires', 'source', 'note'],
+          view.certificates.map((c) => [
+            text(c.names.join(', ')),
+            text(c.notAfter),
+            text(c.source),
+            text(
+              [c.default ? 'default' : '', c.generated ? 'self-signed stand-in' : '', c.problem ?? '']
+                .filter((note) => note !== '')
+                .join('; '),
+            ),
+          ]),
           '',
         )}`;
   const uptime = duration((view.generatedAt - view.startedAt) / 1000);

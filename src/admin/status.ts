@@ -9,6 +9,7 @@ import type { ReadinessReport } from '../lifecycle/readiness.js';
 import type { RecentError } from '../observe/recent-errors.js';
 import type { CacheSnapshotEntry } from '../resolve/resolver.js';
 import { attributeResolutions, type RouteView } from './routes-view.js';
+import type { CertificateInfo } from '../tls/cert-store.js';
 
 export interface ProcessStatus {
   readonly pid: number;
@@ -20,6 +21,7 @@ export interface ProcessStatus {
   readonly otherResolutions: readonly CacheSnapshotEntry[];
   readonly recentErrors: readonly RecentError[];
   readonly connections: number;
+  readonly certificates: readonly CertificateInfo[];
 }
 
 /** A cluster worker as the primary sees it. */
@@ -32,14 +34,8 @@ export interface WorkerInfo {
   readonly restarts: number;
 }
 
-/** Certificate chosen per name, once TLS termination exists (the tls/ issue provides the source). */
-export interface CertificateInfo {
-  readonly name: string;
-  readonly subject: string;
-  /** ISO 8601. */
-  readonly notAfter: string;
-  readonly source: string;
-}
+/** The certificates terminate routes are served with, as the certificate store describes them. */
+export type { CertificateInfo };
 
 export interface StatusView {
   readonly version: string;
@@ -70,6 +66,7 @@ export function processStatus(app: App, worker: number | null): ProcessStatus {
     otherResolutions: other,
     recentErrors: app.metrics.recentErrors.list(),
     connections: app.connections,
+    certificates: app.terminator?.certificates.describe() ?? [],
   };
 }
 
@@ -83,7 +80,6 @@ export interface MergeContext {
   readonly readiness: ReadinessReport;
   readonly workers: readonly WorkerInfo[];
   readonly lastReload: ReloadRecord | null;
-  readonly certificates?: readonly CertificateInfo[];
 }
 
 /**
@@ -130,6 +126,7 @@ export function mergeStatus(parts: readonly ProcessStatus[], ctx: MergeContext):
       .sort((a, b) => b.at - a.at)
       .slice(0, RECENT_ERRORS_SHOWN),
     lastReload: ctx.lastReload,
-    certificates: ctx.certificates ?? [],
+    // Every process loads the same files; self-signed stand-ins differ per worker (development only).
+    certificates: parts[0]?.certificates ?? [],
   };
 }

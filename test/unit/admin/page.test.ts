@@ -19,6 +19,7 @@ const part = (worker: number | null, extra: Partial<ProcessStatus> = {}): Proces
   otherResolutions: [],
   recentErrors: [],
   connections: 2,
+  certificates: [],
   ...extra,
 });
 const ctx = {
@@ -124,5 +125,35 @@ t.test('everything from the wire is escaped, control characters shown', (t) => {
   t.match(html, /&lt;img src=x onerror=alert\(1\)&gt;&quot;\\x07/);
   t.match(html, /id="state">not ready</);
   t.match(html, /watch: &lt;not synced&gt;/);
+  t.end();
+});
+
+t.test('certificates: names, expiry, source and notes are shown escaped', (t) => {
+  const view = mergeStatus(
+    [
+      part(null, {
+        certificates: [
+          {
+            source: 'self-signed for <shop.example>',
+            names: ['shop.example', '*.shop.example'],
+            notBefore: '2026-01-01T00:00:00.000Z',
+            notAfter: '2027-01-01T00:00:00.000Z',
+            fingerprint: 'AA:BB',
+            generated: true,
+            default: false,
+            problem: null,
+          },
+        ],
+      }),
+    ],
+    ctx,
+  );
+  t.equal(view.certificates.length, 1);
+  const html = renderStatusPage(view);
+  t.match(html, /<h2>Certificates<\/h2>/);
+  t.match(html, /shop\.example, \*\.shop\.example/);
+  t.match(html, /self-signed for &lt;shop\.example&gt;/);
+  t.match(html, /self-signed stand-in/);
+  t.match(html, /2027-01-01T00:00:00\.000Z/);
   t.end();
 });
