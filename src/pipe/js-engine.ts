@@ -1,12 +1,18 @@
 /**
- * The portable pipe engine: flowing-mode 'data' events with pause/resume backpressure. One object and a
- * fixed set of bound handlers per pair; nothing is allocated per chunk beyond what Node itself does.
+ * The portable pipe engine. Each direction reads with net.Socket's `onread` machinery into buffers it
+ * chooses (pipe/read-buffers.ts): a shared buffer while a direction is quiet (its bytes copied out, so an
+ * idle pair holds no buffer), a pooled 64 KiB buffer of its own while bytes stream (written as is, zero
+ * copies, next read only once the write has completed). One object and a fixed set of bound handlers per
+ * pair; nothing is allocated per chunk but a view of the buffer. Where Node's internals differ, it falls
+ * back to 'data' events.
+ *
  * Resets are propagated as resets (a plain `pipe()` would turn a backend RST into a FIN, silently
  * truncating what the client believes is a complete stream).
  */
 import type { Socket } from 'node:net';
 import { errnoCode } from '../errors.js';
 import type { PipeEnd, PipeEngine, PipeHandle, PipeOptions, PipeResult } from './engine.js';
+import { ReadDirection } from './read-buffers.js';
 
 export function createJsEngine(): PipeEngine {
   return { name: 'js', start: (client, backend, opts) => new JsPair(client, backend, opts) };
@@ -24,8 +30,8 @@ const RESET_CODES = new Set([
 
 class JsPair implements PipeHandle {
   readonly done: Promise<PipeResult>;
-  private toBackend = 0;
-  private toClient = 0;
+  private readonly up: ReadDirection;
+  private readonly down: ReadDirection;
   private end: PipeEnd | null = null;
   private error: unknown = undefined;
   private open = 2;
@@ -37,10 +43,8 @@ class JsPair implements PipeHandle {
     opts: PipeOptions,
   ) {
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
-    client.on('data', this.onClientData);
-    backend.on('data', this.onBackendData);
-    client.on('drain', this.onClientDrain);
-    backend.on('drain', this.onBackendDrain);
+    this.up = new ReadDirection(client, backend);
+    this.down = new ReadDirection(backend, client);
     // Half-close: a FIN from one side ends the other side's write direction only.
     client.on('end', this.onClientEnd);
     backend.on('end', this.onBackendEnd);
@@ -54,22 +58,14 @@ class JsPair implements PipeHandle {
       client.setTimeout(opts.idleTimeoutMs, this.onIdle);
       backend.setTimeout(opts.idleTimeoutMs, this.onIdle);
     }
-    if (opts.clientHead.length > 0) {
-      this.toBackend += opts.clientHead.length;
-      backend.write(opts.clientHead);
-    }
-    if (opts.backendHead !== undefined && opts.backendHead.length > 0) {
-      this.toClient += opts.backendHead.length;
-      client.write(opts.backendHead);
-    }
     if (client.destroyed) this.onClose();
     if (backend.destroyed) this.onClose();
-    client.resume();
-    backend.resume();
+    this.up.start(opts.clientHead);
+    this.down.start(opts.backendHead);
   }
 
   bytes(): { toBackend: number; toClient: number } {
-    return { toBackend: this.toBackend, toClient: this.toClient };
+    return { toBackend: this.up.bytes, toClient: this.down.bytes };
   }
 
   abort(): void {
@@ -77,24 +73,6 @@ class JsPair implements PipeHandle {
     resetSocket(this.client);
     resetSocket(this.backend);
   }
-
-  private readonly onClientData = (chunk: Buffer): void => {
-    this.toBackend += chunk.length;
-    if (!this.backend.write(chunk)) this.client.pause();
-  };
-
-  private readonly onBackendData = (chunk: Buffer): void => {
-    this.toClient += chunk.length;
-    if (!this.client.write(chunk)) this.backend.pause();
-  };
-
-  private readonly onClientDrain = (): void => {
-    this.backend.resume();
-  };
-
-  private readonly onBackendDrain = (): void => {
-    this.client.resume();
-  };
 
   private readonly onClientEnd = (): void => {
     this.backend.end();
@@ -127,17 +105,16 @@ class JsPair implements PipeHandle {
       if (!other.destroyed && !(other.readableEnded && other.writableEnded)) other.destroy();
     }
     if (this.open === 0) {
+      // Both handles are closed, so no read or write still refers to the directions' buffers.
+      this.up.release();
+      this.down.release();
       this.finish('done');
-      const result: PipeResult =
+      const bytes = { bytesToBackend: this.up.bytes, bytesToClient: this.down.bytes };
+      this.resolveDone(
         this.error === undefined
-          ? { bytesToBackend: this.toBackend, bytesToClient: this.toClient, end: this.end ?? 'done' }
-          : {
-              bytesToBackend: this.toBackend,
-              bytesToClient: this.toClient,
-              end: this.end ?? 'error',
-              error: this.error,
-            };
-      this.resolveDone(result);
+          ? { ...bytes, end: this.end ?? 'done' }
+          : { ...bytes, end: this.end ?? 'error', error: this.error },
+      );
     }
   };
 

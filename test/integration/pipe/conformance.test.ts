@@ -2,7 +2,7 @@
  * One conformance suite, run against every pipe engine available here (js always; splice where the
  * native addon loads). Real sockets on loopback: IPv4 clients, an IPv6 backend, as in production.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import type net from 'node:net';
 import t from 'tap';
@@ -147,6 +147,27 @@ for (const ec of engines) {
       t.equal((await s.handle.done).end, 'done');
     });
 
+    t.test('64 pairs sending bursts of mixed sizes both ways at once arrive intact', async (t) => {
+      // Quiet and busy phases interleave across pairs (the js engine switches each direction between a
+      // shared buffer and one of its own): any cross-talk between pairs would change a digest.
+      const results = await burstPairs(rig, 64, { bursts: 48, maxBytes: 96 * 1024, stall: false });
+      for (const r of results) {
+        t.same(r.gotUp, r.up);
+        t.same(r.gotDown, r.down);
+        t.same(r.result, { bytesToBackend: r.up.bytes, bytesToClient: r.down.bytes, end: 'done' });
+      }
+    });
+
+    t.test('small writes queued behind stalled receivers arrive intact', async (t) => {
+      // Each receiver reads only once its sender is blocked, so the engine's small writes queue up while
+      // other pairs keep reading: a queued write must never refer to a buffer others read into.
+      const results = await burstPairs(rig, 16, { bursts: 1500, maxBytes: 8 * 1024, stall: true });
+      for (const r of results) {
+        t.same(r.gotUp, r.up);
+        t.same(r.gotDown, r.down);
+      }
+    });
+
     t.test('1,000 short connections leave the fd count where it started', async (t) => {
       await shortExchange(await rig.connect()); // warm-up: lazily created engine resources
       const before = openFdCount();
@@ -244,13 +265,88 @@ async function sendGenerated(socket: net.Socket, total: number, seed: number): P
   return { bytes: sent, sha256: hash.digest('hex') };
 }
 
+interface BurstOptions {
+  readonly bursts: number;
+  readonly maxBytes: number;
+  /** Receivers start reading only once their sender is blocked. */
+  readonly stall: boolean;
+}
+
+async function burstPairs(rig: Rig, pairs: number, opts: BurstOptions) {
+  const sessions: Session[] = [];
+  for (let i = 0; i < pairs; i++) sessions.push(await rig.connect());
+  return Promise.all(
+    sessions.map(async (s, i) => {
+      const upBlocked = blocked();
+      const downBlocked = blocked();
+      const atBackend = hashToEnd(s.backend, undefined, opts.stall ? upBlocked.promise : undefined);
+      const atClient = hashToEnd(s.client, undefined, opts.stall ? downBlocked.promise : undefined);
+      const [up, down] = await Promise.all([
+        sendBursts(s.client, 2 * i + 11, opts, upBlocked.signal),
+        sendBursts(s.backend, 2 * i + 12, opts, downBlocked.signal),
+      ]);
+      return { up, down, gotUp: await atBackend, gotDown: await atClient, result: await s.handle.done };
+    }),
+  );
+}
+
+function blocked(): { promise: Promise<void>; signal: () => void } {
+  let signal!: () => void;
+  const promise = new Promise<void>((resolve) => (signal = resolve));
+  return { promise, signal };
+}
+
+const RANDOM = randomBytes(256 * 1024);
+
+/**
+ * `bursts` writes of 1 B to `maxBytes` cut from a random pool at seeded offsets, a macrotask apart, then
+ * ends; `onBlocked` is called the first time the socket asks to wait for 'drain' (and at the end).
+ */
+async function sendBursts(
+  socket: net.Socket,
+  seed: number,
+  opts: BurstOptions,
+  onBlocked: () => void,
+): Promise<Digest> {
+  const hash = createHash('sha256');
+  let x = seed >>> 0 || 1;
+  const rand = (): number => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return x >>> 0;
+  };
+  let sent = 0;
+  for (let burst = 0; burst < opts.bursts; burst++) {
+    const size = 1 + (rand() % opts.maxBytes);
+    const offset = rand() % (RANDOM.length - size);
+    const chunk = Buffer.from(RANDOM.subarray(offset, offset + size));
+    hash.update(chunk);
+    sent += chunk.length;
+    if (!socket.write(chunk)) {
+      onBlocked();
+      await Promise.race([once(socket, 'drain'), once(socket, 'close')]);
+    }
+    if (socket.destroyed) throw new Error(`bursts: socket closed after ${sent} bytes`);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  onBlocked();
+  socket.end();
+  return { bytes: sent, sha256: hash.digest('hex') };
+}
+
 function hashToEnd(
   socket: net.Socket,
   probe?: { readonly at: number; check(received: number): void },
+  startAfter?: Promise<void>,
 ): Promise<Digest> {
   const hash = createHash('sha256');
   let bytes = 0;
   let probed = false;
+  if (startAfter !== undefined) {
+    socket.pause();
+    void startAfter.then(() => socket.resume());
+  }
   socket.on('data', (d: Buffer) => {
     hash.update(d);
     bytes += d.length;
