@@ -1,7 +1,7 @@
 /**
  * The portable pipe engine. Each direction reads with net.Socket's `onread` machinery into buffers it
  * chooses (pipe/read-buffers.ts): a shared buffer while a direction is quiet (its bytes copied out, so an
- * idle pair holds no buffer), a pooled 64 KiB buffer of its own while bytes stream (written as is, zero
+ * idle pair holds no buffer), a pooled 256 KiB buffer of its own while bytes stream (written as is, zero
  * copies, next read only once the write has completed). One object and a fixed set of bound handlers per
  * pair; nothing is allocated per chunk but a view of the buffer. Where Node's internals differ, it falls
  * back to 'data' events.
@@ -132,6 +132,13 @@ class JsPair implements PipeHandle {
 
 function resetSocket(socket: Socket): void {
   if (socket.destroyed) return;
+  // After end() libuv refuses the reset (uv_tcp_close_reset: EINVAL once a shutdown was requested) and
+  // Node then neither closes the handle nor emits 'close': the pair would never end and its fd would
+  // leak. The FIN has gone out already; a plain close answers anything the peer still sends with a RST.
+  if (socket.writableEnded) {
+    socket.destroy();
+    return;
+  }
   // resetAndDestroy sends RST (SO_LINGER 0); it throws if the handle is already gone.
   try {
     socket.resetAndDestroy();

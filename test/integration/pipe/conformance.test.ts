@@ -112,6 +112,29 @@ for (const ec of engines) {
       t.equal((await s.handle.done).end, 'client-reset');
     });
 
+    t.test(
+      'a client reset after its half-close ends the pair and frees both sockets',
+      { timeout: 15_000 },
+      async (t) => {
+        const s = await roundTrip(await rig.connect());
+        s.client.pause();
+        s.client.end();
+        await once(s.backend, 'end'); // the engine has shut the backend's write side down
+        const before = openFdCount();
+        s.backend.write(Buffer.alloc(1024 * 1024));
+        await once(s.client, 'readable'); // the rest waits unread in the client's receive queue …
+        s.client.destroy(); // … so closing it sends a RST (resetAndDestroy() after end() cannot)
+        // The proxy's client socket no longer reads (EOF) and may have nothing to write: more bytes make
+        // the engine write to it and see the reset, then reset the backend whose write side it shut.
+        s.backend.write(Buffer.alloc(1024 * 1024));
+        t.equal((await s.handle.done).end, 'client-reset');
+        s.backend.end();
+        await Promise.all([s.clientClosed, s.backendClosed]);
+        // (≤: the splice engine may also have let go of a pipe it held for the bytes in flight.)
+        t.ok(openFdCount() <= before - 4, 'both peers and both proxy sockets closed');
+      },
+    );
+
     t.test('abort() resets both peers', async (t) => {
       const s = await roundTrip(await rig.connect());
       s.handle.abort();
