@@ -68,7 +68,8 @@ export async function startHaproxy(env: BenchEnv, splice: boolean): Promise<Runn
     file,
     render('haproxy.cfg', {
       ...common(env, tlsPort, httpPort),
-      SPLICE: splice ? 'option splice-auto' : '',
+      // Forced both ways: splice-auto left bulk transfers here in userspace buffers.
+      SPLICE: splice ? 'option splice-request\n  option splice-response' : '',
       // Each connection takes 2 fds and each pipe 2 more: stay inside the fd limit with splice too.
       MAXCONN: splice ? Math.floor((env.nofile - 1_300) / 2) : env.maxConnections + 50,
       MAXPIPES: splice ? 512 : 0,
