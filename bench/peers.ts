@@ -3,7 +3,7 @@
  * HAProxy (with and without splice), nginx (stream + ssl_preread, and HTTP), sniproxy, and
  * node-http-proxy (the `http-proxy` package, bench/peers/node-http-proxy.ts). Each is optional.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,14 +35,10 @@ export function commandPath(cmd: string): string | null {
 }
 
 export function commandVersion(cmd: string, args: string[], pattern: RegExp): string {
-  try {
-    const out = execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    return pattern.exec(out)?.[0] ?? out.split('\n')[0] ?? '?';
-  } catch (err) {
-    const e = err as { stdout?: string; stderr?: string };
-    const text = `${e.stdout ?? ''}${e.stderr ?? ''}`;
-    return pattern.exec(text)?.[0] ?? '?';
-  }
+  // Some print their version on stderr (nginx -v), some exit non-zero (wrk --version).
+  const r = spawnSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 5_000 });
+  const text = `${r.stdout ?? ''}${r.stderr ?? ''}`;
+  return pattern.exec(text)?.[0] ?? text.split('\n')[0] ?? '?';
 }
 
 function common(env: BenchEnv, tlsPort: number, httpPort: number): Record<string, string | number> {

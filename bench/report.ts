@@ -92,7 +92,7 @@ function group(
   });
   const titleLine = `### ${title}\n\n${cells.map((c) => `${c.title}.`).join(' ')}\n\n`;
   const noteText = notes.length === 0 ? '' : `\n\n${notes.map((n) => `- ${n}`).join('\n')}`;
-  return `${titleLine}${table(header, rows)}${noteText}\n`;
+  return `${titleLine}${table(header, rows)}${noteText}`;
 }
 
 export function renderMarkdown(r: Results): string {
@@ -101,18 +101,15 @@ export function renderMarkdown(r: Results): string {
   const m = r.machine;
   const parts = [
     `## ${r.date} — ${r.mode} run (${Math.round(r.seconds)} s)`,
-    '',
     `Machine: ${m.cpu}, ${m.cpus} CPUs, ${m.memoryGiB} GiB, Linux ${m.kernel}, Node ${m.node}. Pinning: ${m.pinning}. ` +
       `fd limit ${m.nofile}. Load average ${m.loadAverageAtStart.join(' ')} at start, ${m.loadAverageAtEnd.join(' ')} at end. ` +
       `${r.plan.runs} measured run(s) per cell in alternating order, medians shown; warm-up excluded ` +
       `(${r.plan.warmupMs} ms, then ${r.plan.durationMs} ms measured${r.mode === 'full' ? `; HTTP: a 1 s wrk warm-up, then ${r.plan.httpSeconds} s runs` : ''}). ` +
       'CPU: the proxy process’s user+sys from /proc/PID/stat over the measured window, all threads.',
-    '',
     table(
       ['system', 'version', 'status'],
       Object.values(r.systems).map((s) => [s.label, s.version, s.status]),
     ),
-    '',
     group('TLS passthrough bulk', by('bulk'), peers, r.systems),
     group('New passthrough connections', by('rate'), peers, r.systems),
     group('HTTP keep-alive', by('http'), ['node-http-proxy', 'nginx', 'haproxy', 'direct'], r.systems),
@@ -120,16 +117,15 @@ export function renderMarkdown(r: Results): string {
   ];
   if (r.micro.length > 0) {
     parts.push(
-      '### Micro-benchmarks (in-process, load CPU)\n',
+      '### Micro-benchmarks (in-process, load CPU)',
       table(
         ['operation', 'ops/s'],
         r.micro.map((x) => [x.name, fmt(x.opsPerSec, 0)]),
       ),
-      '',
     );
   }
   parts.push(
-    '### Targets (issue 7)\n',
+    '### Targets (issue 7)',
     table(
       ['target', 'measured', 'met'],
       r.targets.map((t) => [
@@ -138,9 +134,8 @@ export function renderMarkdown(r: Results): string {
         t.met === null ? 'not measured' : t.met ? 'yes' : 'no',
       ]),
     ),
-    '',
   );
-  return parts.filter((p) => p !== '').join('\n');
+  return `${parts.filter((p) => p !== '').join('\n\n')}\n`;
 }
 
 /** Writes <dir>/<stamp>.json and .md; returns their paths. */
